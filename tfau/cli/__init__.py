@@ -1,0 +1,1 @@
+"""tfau's command line (``tfau <verb>`` / ``python -m tfau <verb>``)."""

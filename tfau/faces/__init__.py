@@ -1,0 +1,1 @@
+"""Face geometry: landmark schemes, AU centres and landmark attention maps."""
