@@ -1,0 +1,6 @@
+"""The five papers' networks as registered functional-API builders.
+
+``tfau.models.get(name)`` returns a builder, ``tfau.models.list_models()`` lists them.
+"""
+
+from tfau.models.registry import get, list_models, register
