@@ -3,4 +3,4 @@
 ``tfau.models.get(name)`` returns a builder, ``tfau.models.list_models()`` lists them.
 """
 
-from tfau.models.registry import get, list_models, register
+from tfau.models.registry import get, list_models, register, tiny_kwargs

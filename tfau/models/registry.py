@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import keras
 
 Builder = TypeVar("Builder", bound=Callable[..., keras.Model])
 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {}
+_TINY_KWARGS: dict[str, dict[str, Any]] = {}
 
 
-def register(name: str | None = None) -> Callable[[Builder], Builder]:
+def register(
+    name: str | None = None, *, tiny_kwargs: dict[str, Any] | None = None
+) -> Callable[[Builder], Builder]:
     """Registers a model builder under ``name`` (defaults to the function's name).
+
+    Args:
+        name: registry key; defaults to the builder's ``__name__``.
+        tiny_kwargs: keyword arguments that build a small version of the network (tiny input,
+            narrow widths) for tests and smoke runs; the registry-driven tests use them.
 
     Raises:
         ValueError: if the name is already registered.
@@ -27,9 +35,16 @@ def register(name: str | None = None) -> Callable[[Builder], Builder]:
                 f"(by {_BUILDERS[key].__module__}.{_BUILDERS[key].__qualname__})."
             )
         _BUILDERS[key] = builder
+        _TINY_KWARGS[key] = dict(tiny_kwargs or {})
         return builder
 
     return decorator
+
+
+def tiny_kwargs(name: str) -> dict[str, Any]:
+    """Returns the keyword arguments that build a small version of model ``name``."""
+    get(name)
+    return dict(_TINY_KWARGS[name])
 
 
 def get(name: str) -> Callable[..., keras.Model]:
