@@ -1,0 +1,220 @@
+"""Grid and patch helpers shared by the region-learning layers (private).
+
+The region layers give every cell of a ``grid_size x grid_size`` grid its own BatchNorm and
+convolution. Instead of slicing the map into cells and running one convolution per cell (the
+op count then grows with the grid, and every small op costs a dispatch and a copy), the cells
+are moved into channel groups: ``(B, H, W, C) -> (B, H / g, W / g, g * g * C)``. One
+BatchNorm over the ``g * g * C`` channels then holds per-cell statistics and affine
+parameters, and one grouped convolution with ``SAME`` padding applies per-cell kernels with
+zero padding at every cell border, because a cell's pixels never share a group with its
+neighbours'.
+"""
+
+import math
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Returns ``value`` if it is a positive ``int``, else raises a ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return value
+
+
+def check_odd_kernel_size(kernel_size: object) -> int:
+    """Returns ``kernel_size`` if it is a positive odd ``int`` (symmetric zero padding)."""
+    if (
+        isinstance(kernel_size, bool)
+        or not isinstance(kernel_size, int)
+        or kernel_size < 1
+        or kernel_size % 2 == 0
+    ):
+        raise ValueError(
+            "`kernel_size` must be a positive odd integer, so that the zero padding at the "
+            f"patch borders is symmetric. Received: kernel_size={kernel_size!r}"
+        )
+    return kernel_size
+
+
+def check_grid_divides(
+    layer_name: str, grid_size: int, input_shape: Sequence[int | None]
+) -> tuple[int, int]:
+    """Checks a channels-last 4D shape for a ``grid_size`` grid; returns ``(height, width)``."""
+    if len(input_shape) != 4:
+        raise ValueError(
+            f"{layer_name} expects a 4D input (batch, height, width, channels). "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    height, width = input_shape[1], input_shape[2]
+    if height is None or width is None or input_shape[3] is None:
+        raise ValueError(
+            f"{layer_name} needs a known height, width and channel count to cut the map into "
+            f"a grid. Received: input_shape={tuple(input_shape)}"
+        )
+    if height % grid_size or width % grid_size:
+        raise ValueError(
+            f"`grid_size` must divide the input height and width of {layer_name}. Received: "
+            f"grid_size={grid_size}, height={height}, width={width}"
+        )
+    return height, width
+
+
+def split_patches(x, grid_size: int):
+    """``(B, H, W, C) -> (B, H/g, W/g, g*g*C)``; cell ``(i, j)`` becomes channel group ``i*g+j``."""
+    _, height, width, channels = x.shape
+    ph, pw = height // grid_size, width // grid_size
+    x = ops.reshape(x, (-1, grid_size, ph, grid_size, pw, channels))
+    x = ops.transpose(x, (0, 2, 4, 1, 3, 5))
+    return ops.reshape(x, (-1, ph, pw, grid_size * grid_size * channels))
+
+
+def merge_patches(x, grid_size: int):
+    """Inverse of ``split_patches``: ``(B, H/g, W/g, g*g*C) -> (B, H, W, C)``."""
+    _, ph, pw, grouped = x.shape
+    channels = grouped // (grid_size * grid_size)
+    x = ops.reshape(x, (-1, ph, pw, grid_size, grid_size, channels))
+    x = ops.transpose(x, (0, 3, 1, 4, 2, 5))
+    return ops.reshape(x, (-1, grid_size * ph, grid_size * pw, channels))
+
+
+def clone_initializer(initializer: keras.initializers.Initializer):
+    """A new instance with the same config (an unseeded one then draws new values)."""
+    return initializer.__class__.from_config(initializer.get_config())
+
+
+def _fans(shape: Sequence[int]) -> tuple[int, int]:
+    """Keras' convention: ``(..., fan_in_axis, fan_out_axis)`` with a receptive field prefix."""
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive_field = math.prod(shape[:-2])
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+def per_unit_initializer(
+    initializer: keras.initializers.Initializer,
+    unit_shape: Sequence[int],
+):
+    """Wraps ``initializer`` so that a stack of unshared kernels gets per-kernel fans.
+
+    A stack of ``N`` unshared kernels (one per patch or per position) is stored as one variable
+    whose shape makes Keras compute fans ``N`` times too large. Variance-scaling initializers
+    (Glorot, He, LeCun, ...) draw i.i.d. values, so rescaling them to the fans of a single
+    kernel of shape ``unit_shape`` is exact; other initializers are used as they are.
+
+    Args:
+        initializer: a Keras initializer instance.
+        unit_shape: the shape of one unshared kernel, e.g. ``(k, k, in, out)``.
+
+    Returns:
+        A callable ``(shape, dtype) -> tensor`` for ``add_weight``.
+    """
+    if not isinstance(initializer, keras.initializers.VarianceScaling):
+        return initializer
+
+    def _mode_fan(fans: tuple[int, int]) -> float:
+        fan_in, fan_out = fans
+        if initializer.mode == "fan_in":
+            return fan_in
+        if initializer.mode == "fan_out":
+            return fan_out
+        return (fan_in + fan_out) / 2.0
+
+    def initialize(shape, dtype=None):
+        scale = initializer.scale * _mode_fan(_fans(shape)) / _mode_fan(_fans(unit_shape))
+        rescaled = keras.initializers.VarianceScaling(
+            scale=scale,
+            mode=initializer.mode,
+            distribution=initializer.distribution,
+            seed=initializer.seed,
+        )
+        return rescaled(shape, dtype=dtype)
+
+    return initialize
+
+
+class PatchConvolution(keras.layers.Layer):
+    """Per-cell BatchNorm -> ReLU -> ``k x k`` convolution on a ``grid_size`` grid (private).
+
+    Every cell of the grid has its own BatchNorm statistics and affine parameters and its own
+    kernel and bias; the convolution zero-pads each cell at its border. Input and output are
+    channels-last maps ``(B, H, W, C) -> (B, H, W, filters)``; the whole grid costs a fixed
+    number of ops (two transposes, one BatchNorm, one grouped convolution).
+
+    Weights: ``kernel`` of shape ``(k, k, C, g*g*filters)`` (output group ``i*g + j`` is the
+    kernel of cell ``(i, j)``), ``bias`` of shape ``(g*g*filters,)``, and the BatchNorm's
+    ``gamma``/``beta``/moving statistics of shape ``(g*g*C,)`` (cell-major, channel-minor).
+    """
+
+    def __init__(
+        self,
+        grid_size: int,
+        filters: int,
+        kernel_size: int = 3,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.grid_size = grid_size
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        cells = self.grid_size * self.grid_size
+        grouped_shape = (
+            input_shape[0],
+            input_shape[1] // self.grid_size,
+            input_shape[2] // self.grid_size,
+            cells * channels,
+        )
+        self.batch_norm = keras.layers.BatchNormalization(
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            dtype=self.dtype_policy,
+            name="batch_norm",
+        )
+        self.batch_norm.build(grouped_shape)
+        k = self.kernel_size
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(k, k, channels, cells * self.filters),
+            initializer=per_unit_initializer(
+                self.kernel_initializer, (k, k, channels, self.filters)
+            ),
+            regularizer=self.kernel_regularizer,
+        )
+        self.bias = self.add_weight(
+            name="bias",
+            shape=(cells * self.filters,),
+            initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer,
+        )
+
+    def call(self, inputs, training=None):
+        x = split_patches(inputs, self.grid_size)
+        x = self.batch_norm(x, training=training)
+        x = ops.relu(x)
+        # TF-only on purpose: tf.nn.conv2d runs a grouped convolution when the filter depth
+        # (C) divides the input depth (g*g*C). Keras' Conv2D(groups=...) is forced through
+        # XLA on TensorFlow, whose CPU filter gradient trains about 170x slower.
+        x = tf.nn.conv2d(x, ops.cast(self.kernel, x.dtype), strides=1, padding="SAME")
+        x = tf.nn.bias_add(x, ops.cast(self.bias, x.dtype))
+        return merge_patches(x, self.grid_size)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
