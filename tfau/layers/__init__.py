@@ -8,6 +8,13 @@ from tfau.layers.hierarchical_multi_scale_region import HierarchicalMultiScaleRe
 from tfau.layers.locally_connected import LocallyConnected2D
 from tfau.layers.region_layer import RegionLayer
 
+# isort: split
 # Attention, cropping and normalisation (EAC-Net, JAA-Net, PAttNet).
+from tfau.layers.attention_enhance import AttentionEnhance
+from tfau.layers.attention_refinement import AttentionRefinement
+from tfau.layers.gradient_scale import GradientScale
+from tfau.layers.local_response_normalization import LocalResponseNormalization
+from tfau.layers.roi_crop import ROICrop
+from tfau.layers.sigmoid_patch_attention import SigmoidPatchAttention
 
 # Landmark-derived attention maps (tfau.faces inside the graph).
