@@ -13,7 +13,6 @@ from tfau.losses.jaanet import (
     WeightedSoftmaxCrossEntropy,
     alignment_loss,
     attention_refinement_loss,
-    inter_ocular_distance,
     weighted_dice,
     weighted_softmax_cross_entropy,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "alignment_loss",
     "attention_refinement_loss",
     "au_counts",
-    "inter_ocular_distance",
     "jaanet_au_weights",
     "multilabel_sigmoid_cross_entropy",
     "occurrence_rates",

@@ -15,6 +15,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from tfau.faces import inter_ocular_distance
 from tfau.losses._common import (
     check_weights,
     clipped_probabilities,
@@ -22,11 +23,6 @@ from tfau.losses._common import (
     known_mask,
     weights_vector,
 )
-
-#: 49-point indices of the two eyes (BP4D / IntraFace scheme); their centres define the
-#: inter-ocular distance (reference/datasets.md).
-LEFT_EYE_POINTS = (19, 20, 21, 22, 23, 24)
-RIGHT_EYE_POINTS = (25, 26, 27, 28, 29, 30)
 
 
 def _au_weights(au_weights: Any | None) -> Any:
@@ -115,44 +111,16 @@ def weighted_dice(
     return ops.mean(_au_weights(au_weights) * dice, axis=-1)
 
 
-def inter_ocular_distance(
-    landmarks: Any,
-    left_eye: Sequence[int] = LEFT_EYE_POINTS,
-    right_eye: Sequence[int] = RIGHT_EYE_POINTS,
-) -> Any:
-    """Distance between the two eye centres (mean of each eye's points).
-
-    Args:
-        landmarks: ``(..., num_points, 2)`` ``(x, y)`` points; the defaults index the
-            49-point scheme.
-        left_eye: indices of the points of one eye.
-        right_eye: indices of the points of the other eye.
-
-    Returns:
-        The distances, shape ``(...)``.
-
-    Example:
-        >>> import numpy as np
-        >>> points = np.zeros((49, 2), "float32"); points[25:31, 0] = 10.0
-        >>> float(inter_ocular_distance(points))
-        10.0
-    """
-    landmarks = ops.cast(ops.convert_to_tensor(landmarks), "float32")
-    left = ops.mean(ops.take(landmarks, list(left_eye), axis=-2), axis=-2)
-    right = ops.mean(ops.take(landmarks, list(right_eye), axis=-2), axis=-2)
-    return ops.sqrt(ops.sum(ops.square(left - right), axis=-1))
-
-
 def alignment_loss(y_true: Any, y_pred: Any, mask: Any | None = None) -> Any:
     """JAA-Net's face alignment loss (eq. 2), per sample.
 
     ``E_align = 1 / (2 d_o^2) sum_j [(x_j - x_hat_j)^2 + (y_j - y_hat_j)^2]`` where ``d_o`` is
-    the inter-ocular distance of the ground-truth landmarks (eye centres of the 49-point
-    scheme), floored at 1e-7.
+    the inter-ocular distance of the ground-truth landmarks (distance between the eye centres,
+    ``tfau.faces.inter_ocular_distance``), floored at 1e-7.
 
     Args:
-        y_true: ground-truth landmarks ``(batch, 49, 2)``.
-        y_pred: predicted landmarks ``(batch, 49, 2)``, same pixel coordinates.
+        y_true: ground-truth landmarks ``(batch, num_points, 2)`` (49, 66 or 68 points).
+        y_pred: predicted landmarks, same shape and pixel coordinates.
         mask: optional ``(batch,)`` mask; samples where it is 0 (no landmarks) get 0.
 
     Returns:
