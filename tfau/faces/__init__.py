@@ -14,9 +14,43 @@ Landmark schemes (``tfau.faces.schemes``):
     ``eye_centres(landmarks, scheme=None)``: ``(left, right)`` eye centres (np/tf).
     ``inter_ocular_distance(landmarks, scheme=None)``: distance between eye centres (np/tf).
 
+AU centres (``tfau.faces.au_centres``), 49-point landmarks in, pixels out:
+    ``CentrePair``: one rule row (AUs, averaged landmark indices, shift in rulers).
+    ``JAANET_AU_CENTRES``, ``JAANET_AUS``: JAA-Net's pair per AU (1, 2, 4, 6, 7, 9, 10, 12, 14,
+    15, 17, 23, 24, 25, 26). ``EACNET_CENTRES``, ``EACNET_AUS``, ``NUM_EACNET_CENTRES`` (20).
+    ``ruler(landmarks, kind="horizontal")``: inner-eye-corner gap (np/tf).
+    ``jaanet_au_centres(landmarks, aus)``: ``(..., 2 * len(aus), 2)`` (np/tf).
+    ``eacnet_roi_centres(landmarks)``: ``(..., 20, 2)``, E-Net map and C-Net crop centres (np/tf).
+    ``eacnet_au_centre_mask(aus=EACNET_AUS)``: ``(len(aus), 20)`` bool, centres of each AU.
+
+Attention maps (``tfau.faces.attention``), TF graph, batched ``(B, 49, 2)`` in:
+    ``jaanet_attention_maps(landmarks, aus, image_size=176, map_size=None, zeta=0.14,
+    xi=0.56, uniform=False)``: ``(B, 52, 52, len(aus))`` for 176 (eq. 3 of JAA-Net).
+    ``eacnet_attention_map(landmarks, image_size, map_size=100, aus=None, half_size=5,
+    slope=0.095)``: ``(B, 100, 100, 1)``, or one channel per AU when ``aus`` is given.
+    ``jaanet_map_size(image_size)``, ``jaanet_half_size(map_size, zeta=0.14)``.
+
 tfau.faces is a leaf package: it imports nothing else from tfau.
 """
 
+from tfau.faces.attention import (
+    eacnet_attention_map,
+    jaanet_attention_maps,
+    jaanet_half_size,
+    jaanet_map_size,
+)
+from tfau.faces.au_centres import (
+    EACNET_AUS,
+    EACNET_CENTRES,
+    JAANET_AU_CENTRES,
+    JAANET_AUS,
+    NUM_EACNET_CENTRES,
+    CentrePair,
+    eacnet_au_centre_mask,
+    eacnet_roi_centres,
+    jaanet_au_centres,
+    ruler,
+)
 from tfau.faces.schemes import (
     INDEX_66_TO_49,
     INDEX_68_TO_49,
@@ -34,17 +68,31 @@ from tfau.faces.schemes import (
 )
 
 __all__ = [
+    "EACNET_AUS",
+    "EACNET_CENTRES",
     "INDEX_66_TO_49",
     "INDEX_68_TO_49",
     "INDEX_68_TO_66",
+    "JAANET_AUS",
+    "JAANET_AU_CENTRES",
     "LANDMARKS_49",
     "LANDMARKS_66",
     "LANDMARKS_68",
+    "NUM_EACNET_CENTRES",
     "SCHEMES",
+    "CentrePair",
     "LandmarkScheme",
     "convert_landmarks",
+    "eacnet_attention_map",
+    "eacnet_au_centre_mask",
+    "eacnet_roi_centres",
     "eye_centres",
     "flip_landmarks",
     "get_scheme",
     "inter_ocular_distance",
+    "jaanet_attention_maps",
+    "jaanet_au_centres",
+    "jaanet_half_size",
+    "jaanet_map_size",
+    "ruler",
 ]
