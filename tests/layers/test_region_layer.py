@@ -1,0 +1,301 @@
+"""Tests for tfau.layers.RegionLayer (DRML's region layer)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfau.layers import RegionLayer
+
+GRID = 4
+SHAPE = (16, 16, 4)
+
+
+def numpy_conv_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Stride-1 convolution with zero padding keeping the size (odd kernel)."""
+    k = kernel.shape[0]
+    pad = k // 2
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    height, width = x.shape[1:3]
+    out = np.zeros((*x.shape[:3], kernel.shape[-1]))
+    for dy in range(k):
+        for dx in range(k):
+            window = padded[:, dy : dy + height, dx : dx + width, :]
+            out += np.einsum("bhwc,co->bhwo", window, kernel[dy, dx])
+    return out + bias
+
+
+def region_reference(x: np.ndarray, layer: RegionLayer, training: bool = False) -> np.ndarray:
+    """DRML's region layer, one patch at a time, from the layer's weights."""
+    unit = layer.patch_convolution
+    bn = unit.batch_norm
+    kernel, bias = unit.kernel.numpy(), unit.bias.numpy()
+    gamma, beta = bn.gamma.numpy(), bn.beta.numpy()
+    g, c = layer.grid_size, x.shape[-1]
+    ph, pw = x.shape[1] // g, x.shape[2] // g
+    out = np.array(x, dtype=np.float64)
+    for i in range(g):
+        for j in range(g):
+            cell = slice((i * g + j) * c, (i * g + j + 1) * c)
+            rows, cols = slice(i * ph, (i + 1) * ph), slice(j * pw, (j + 1) * pw)
+            patch = x[:, rows, cols, :].astype(np.float64)
+            if training:
+                mean, var = patch.mean(axis=(0, 1, 2)), patch.var(axis=(0, 1, 2))
+            else:
+                mean, var = bn.moving_mean.numpy()[cell], bn.moving_variance.numpy()[cell]
+            h = (patch - mean) / np.sqrt(var + bn.epsilon) * gamma[cell] + beta[cell]
+            h = np.maximum(h, 0.0)
+            out[:, rows, cols, :] += numpy_conv_same(h, kernel[..., cell], bias[cell])
+    return out
+
+
+def randomise(layer: keras.layers.Layer, seed: int = 0) -> None:
+    """Random kernels/biases and non-trivial BatchNorm statistics, gamma and beta."""
+    rng = np.random.default_rng(seed)
+    for variable in layer.weights:
+        name = variable.path.split("/")[-1]
+        shape = variable.shape
+        if name in ("moving_variance", "gamma"):
+            value = rng.uniform(0.5, 2.0, shape)
+        else:
+            value = rng.normal(0.0, 0.5, shape)
+        variable.assign(value.astype(variable.dtype))
+
+
+def inputs(batch: int = 2, shape=SHAPE, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(batch, *shape)).astype("float32")
+
+
+def built_layer(**kwargs) -> RegionLayer:
+    layer = RegionLayer(grid_size=kwargs.pop("grid_size", GRID), **kwargs)
+    layer.build((None, *SHAPE))
+    randomise(layer)
+    return layer
+
+
+def test_inference_matches_numpy_patch_loop():
+    layer = built_layer()
+    x = inputs()
+    np.testing.assert_allclose(layer(x, training=False), region_reference(x, layer), atol=1e-4)
+
+
+def test_training_uses_per_patch_batch_statistics_and_updates_them():
+    layer = built_layer(momentum=0.5)
+    x = inputs(batch=3)
+    before = layer.patch_convolution.batch_norm.moving_mean.numpy()
+    expected = region_reference(x, layer, training=True)
+    np.testing.assert_allclose(layer(x, training=True), expected, atol=1e-4)
+    g, c = GRID, SHAPE[-1]
+    patch_means = x.reshape(3, g, 4, g, 4, c).mean(axis=(0, 2, 4)).reshape(-1)
+    np.testing.assert_allclose(
+        layer.patch_convolution.batch_norm.moving_mean.numpy(),
+        0.5 * before + 0.5 * patch_means,
+        atol=1e-5,
+    )
+
+
+def test_kernel_size_five_matches_numpy_patch_loop():
+    layer = built_layer(kernel_size=5)
+    x = inputs()
+    np.testing.assert_allclose(layer(x, training=False), region_reference(x, layer), atol=1e-4)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_perturbing_one_patch_changes_only_that_patch(training):
+    layer = built_layer()
+    x = inputs()
+    perturbed = x.copy()
+    perturbed[:, 4:8, 8:12, :] += np.random.default_rng(2).normal(size=(2, 4, 4, 4))
+    change = np.abs(layer(perturbed, training=training) - layer(x, training=training)).max(-1)
+    inside = np.zeros(SHAPE[:2], bool)
+    inside[4:8, 8:12] = True
+    assert np.all(change[:, ~inside] == 0.0)
+    assert np.all(change[:, inside] > 0.0)
+
+
+def count_ops(grid_size: int) -> int:
+    layer = RegionLayer(grid_size=grid_size)
+    layer.build((None, 16, 16, 4))
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, training=True))
+        return tape.gradient(loss, layer.trainable_variables)
+
+    graph = train_step.get_concrete_function(tf.TensorSpec((2, 16, 16, 4))).graph
+    return len(graph.get_operations())
+
+
+def test_graph_op_count_does_not_grow_with_the_grid():
+    assert count_ops(2) == count_ops(8)
+
+
+@pytest.mark.parametrize("c1", [2, 8])
+def test_patch_convolution_parameters_match_jaanet_formula(c1):
+    # JAA-Net section 4.3: DRML's region layer with 4 c1 channels holds 9216 c1^2 + 256 c1
+    # kernel and bias parameters (591,872 for 32 channels).
+    layer = RegionLayer(grid_size=8)
+    layer.build((None, 160, 160, 4 * c1))
+    unit = layer.patch_convolution
+    assert unit.kernel.shape == (3, 3, 4 * c1, 64 * 4 * c1)
+    count = int(np.prod(unit.kernel.shape) + np.prod(unit.bias.shape))
+    assert count == 9216 * c1**2 + 256 * c1
+    if c1 == 8:
+        assert count == 591_872
+
+
+def test_kernel_initializer_uses_the_fans_of_one_patch():
+    layer = RegionLayer(grid_size=8, kernel_initializer=keras.initializers.GlorotUniform(seed=3))
+    layer.build((None, 16, 16, 8))
+    kernel = layer.patch_convolution.kernel.numpy()
+    limit = np.sqrt(6.0 / (9 * 8 + 9 * 8))  # one patch's 3x3x8x8 kernel
+    assert np.abs(kernel).max() <= limit
+    assert abs(kernel.std() - limit / np.sqrt(3.0)) < 0.03 * limit
+    first, second = kernel[..., :8], kernel[..., 8:16]
+    assert not np.allclose(first, second)
+
+
+def test_symbolic_and_eager_calls_agree_and_shapes():
+    layer = built_layer()
+    symbolic = layer(keras.Input(SHAPE))
+    assert tuple(symbolic.shape) == (None, *SHAPE)
+    assert layer.compute_output_shape((None, 16, 16, 4)) == (None, 16, 16, 4)
+    x = inputs()
+    inputs_ = keras.Input(SHAPE)
+    model = keras.Model(inputs_, layer(inputs_))
+    np.testing.assert_allclose(model(x, training=False), layer(x, training=False), atol=1e-6)
+
+
+def test_config_round_trip():
+    layer = RegionLayer(
+        grid_size=2,
+        kernel_size=5,
+        momentum=0.9,
+        epsilon=1e-5,
+        kernel_initializer="he_normal",
+        kernel_regularizer=keras.regularizers.L2(5e-4),
+        name="region",
+    )
+    config = layer.get_config()
+    clone = RegionLayer.from_config(config)
+    assert clone.get_config() == config
+    assert (clone.grid_size, clone.kernel_size, clone.momentum, clone.epsilon) == (2, 5, 0.9, 1e-5)
+    assert isinstance(clone.kernel_initializer, keras.initializers.HeNormal)
+    assert clone.kernel_regularizer.l2 == pytest.approx(5e-4)
+
+
+def test_keras_file_round_trip_gives_identical_outputs(tmp_path):
+    inputs_ = keras.Input(SHAPE)
+    layer = RegionLayer(grid_size=GRID)
+    model = keras.Model(inputs_, layer(inputs_))
+    randomise(layer)
+    path = tmp_path / "region.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded.layers[-1], RegionLayer)
+    x = inputs()
+    np.testing.assert_array_equal(loaded(x, training=False), model(x, training=False))
+
+
+def test_fit_step_changes_weights_and_lowers_the_loss():
+    keras.utils.set_random_seed(0)
+    inputs_ = keras.Input(SHAPE)
+    model = keras.Model(inputs_, RegionLayer(grid_size=GRID)(inputs_))
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    x, y = inputs(batch=4), inputs(batch=4, seed=5)
+    before = [w.numpy() for w in model.trainable_weights]
+
+    def train_loss():
+        return float(keras.losses.mean_squared_error(y, model(x, training=True)).numpy().mean())
+
+    loss_before = train_loss()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert all(
+        not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=True)
+    )
+    assert train_loss() < loss_before
+
+
+def test_xla_matches_eager_in_both_modes_and_for_gradients():
+    layer = built_layer()
+    x = tf.constant(inputs())
+    initial = layer.get_weights()
+
+    def step(x):
+        inference = layer(x, training=False)
+        with tf.GradientTape() as tape:
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * y)
+        return inference, y, tape.gradient(loss, layer.trainable_variables)
+
+    eager = step(x)
+    eager_moving_mean = layer.patch_convolution.batch_norm.moving_mean.numpy()
+    layer.set_weights(initial)
+    compiled = tf.function(step, jit_compile=True)(x)
+    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
+    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-4)
+    for got, want in zip(compiled[2], eager[2], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-2)
+    np.testing.assert_allclose(
+        layer.patch_convolution.batch_norm.moving_mean.numpy(), eager_moving_mean, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "tolerance"), [("mixed_float16", 3e-3), ("mixed_bfloat16", 2e-2)]
+)
+def test_mixed_precision_is_close_to_float32(policy, tolerance):
+    reference = built_layer()
+    x = inputs()
+    expected = reference(x, training=False).numpy()
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy(policy)
+        layer = RegionLayer(grid_size=GRID)
+        layer.build((None, *SHAPE))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    layer.set_weights(reference.get_weights())
+    assert layer.compute_dtype == policy.split("_")[1]
+    assert {w.dtype for w in layer.weights} == {"float32"}
+    for training in (False, True):
+        got = layer(x, training=training)
+        assert got.dtype == policy.split("_")[1]
+        want = expected if not training else reference(x, training=True)
+        error = np.linalg.norm(np.asarray(got, "float32") - want) / np.linalg.norm(want)
+        assert error < tolerance
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"grid_size": 0}, r"`grid_size` must be a positive integer. Received: grid_size=0"),
+        ({"grid_size": 2.5}, r"Received: grid_size=2.5"),
+        ({"grid_size": True}, r"Received: grid_size=True"),
+        ({"kernel_size": 2}, r"`kernel_size` must be a positive odd integer.*kernel_size=2"),
+        ({"kernel_size": 0}, r"Received: kernel_size=0"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RegionLayer(**kwargs)
+
+
+def test_grid_must_divide_height_and_width():
+    with pytest.raises(
+        ValueError, match=r"`grid_size` must divide .* grid_size=8, height=170, width=160"
+    ):
+        RegionLayer(grid_size=8).build((None, 170, 160, 32))
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((None, 16, 16), r"expects a 4D input .* input_shape=\(None, 16, 16\)"),
+        ((None, None, 16, 4), r"needs a known height, width .* input_shape=\(None, None, 16, 4\)"),
+    ],
+)
+def test_unusable_input_shapes_are_named(shape, message):
+    with pytest.raises(ValueError, match=message):
+        RegionLayer(grid_size=4).build(shape)
