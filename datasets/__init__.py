@@ -2,3 +2,6 @@
 
 Importing this package registers the builders with TFDS, so ``tfds.load("bp4d", ...)`` works.
 """
+
+from tfau.datasets.bp4d import bp4d_dataset_builder
+from tfau.datasets.disfa import disfa_dataset_builder

@@ -1,0 +1,1 @@
+"""BP4D-Spontaneous, read from a manual download (``tfds.load("bp4d", ...)``)."""

@@ -1,0 +1,1 @@
+"""DISFA, read from a manual download (``tfds.load("disfa", ...)``)."""
