@@ -30,9 +30,28 @@ Attention maps (``tfau.faces.attention``), TF graph, batched ``(B, 49, 2)`` in:
     slope=0.095)``: ``(B, 100, 100, 1)``, or one channel per AU when ``aus`` is given.
     ``jaanet_map_size(image_size)``, ``jaanet_half_size(map_size, zeta=0.14)``.
 
+Alignment (``tfau.faces.alignment``), numpy / OpenCV, one face at a time:
+    ``KEYPOINT_NAMES``: eyes, nose tip, mouth corners (the five points MTCNN gives).
+    ``keypoints_from_landmarks(landmarks, scheme=None)``: ``(5, 2)`` from 49/66/68 points.
+    ``similarity_from_keypoints(keypoints, output_size=200, box_enlarge=2.9)``: ``(2, 3)``.
+    ``align_face(image, landmarks, output_size=200, box_enlarge=2.9, border_value=128,
+    scheme=None)`` and ``align_face_from_keypoints(image, keypoints, landmarks=None, ...)``:
+    ``AlignedFace(image, matrix, landmarks, keypoints, inter_ocular_distance)``.
+    ``transform_points(points, matrix)``, ``invert_transform(matrix)``.
+
 tfau.faces is a leaf package: it imports nothing else from tfau.
 """
 
+from tfau.faces.alignment import (
+    KEYPOINT_NAMES,
+    AlignedFace,
+    align_face,
+    align_face_from_keypoints,
+    invert_transform,
+    keypoints_from_landmarks,
+    similarity_from_keypoints,
+    transform_points,
+)
 from tfau.faces.attention import (
     eacnet_attention_map,
     jaanet_attention_maps,
@@ -75,13 +94,17 @@ __all__ = [
     "INDEX_68_TO_66",
     "JAANET_AUS",
     "JAANET_AU_CENTRES",
+    "KEYPOINT_NAMES",
     "LANDMARKS_49",
     "LANDMARKS_66",
     "LANDMARKS_68",
     "NUM_EACNET_CENTRES",
     "SCHEMES",
+    "AlignedFace",
     "CentrePair",
     "LandmarkScheme",
+    "align_face",
+    "align_face_from_keypoints",
     "convert_landmarks",
     "eacnet_attention_map",
     "eacnet_au_centre_mask",
@@ -90,9 +113,13 @@ __all__ = [
     "flip_landmarks",
     "get_scheme",
     "inter_ocular_distance",
+    "invert_transform",
     "jaanet_attention_maps",
     "jaanet_au_centres",
     "jaanet_half_size",
     "jaanet_map_size",
+    "keypoints_from_landmarks",
     "ruler",
+    "similarity_from_keypoints",
+    "transform_points",
 ]
