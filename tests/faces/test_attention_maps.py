@@ -56,12 +56,12 @@ def test_eacnet_single_map_is_the_max_of_the_per_au_maps():
 
 
 def test_scaling_from_image_to_map_pixels():
-    # A 200 x 400 (height x width) image onto 100 x 100: x lands on (x + 0.5) * 100 / 400 - 0.5
-    # and y on (y + 0.5) * 100 / 200 - 0.5 (half-pixel centres). The authors' x * M / W would
-    # give round(53.5) = 54 and round(5.5) = 6 here.
+    # A 200 x 400 (height x width) image onto 100 x 100: x lands on floor((x + 0.5) * 100 / 400)
+    # and y on floor((y + 0.5) * 100 / 200) (half-pixel centres). The authors' rounding of
+    # x * M / W would give round(53.5) = 54 and round(5.5) = 6 here.
     m = faces.eacnet_attention_map(collapsed_face((214.0, 11.0)), image_size=(200, 400))
     y, x = np.unravel_index(np.argmax(m[0, ..., 0].numpy()), (100, 100))
-    assert (x, y) == (53, 5)  # round(53.125) and round(5.25)
+    assert (x, y) == (53, 5)  # floor(53.625) and floor(5.75)
 
 
 # ---------------------------------------------------------------- JAA-Net, values by hand
@@ -127,8 +127,8 @@ def reference_window_maps(centres, image_hw, map_size, half, slope):
     out = np.zeros((*centres.shape[:2], map_size, map_size), np.float32)
     for b in range(centres.shape[0]):
         for c in range(centres.shape[1]):
-            cx = np.round((centres[b, c, 0] + 0.5) * map_size / width - 0.5)
-            cy = np.round((centres[b, c, 1] + 0.5) * map_size / height - 0.5)
+            cx = np.floor((centres[b, c, 0] + 0.5) * map_size / width)
+            cy = np.floor((centres[b, c, 1] + 0.5) * map_size / height)
             for row in range(map_size):
                 for col in range(map_size):
                     if abs(row - cy) <= half and abs(col - cx) <= half:

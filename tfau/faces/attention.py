@@ -5,11 +5,13 @@ linearly with the Manhattan distance to the centre, and keep the maximum where w
 overlap. They are vectorised (one broadcast over centres x rows x columns, no Python loop over
 pixels or points), batched, XLA-compatible, and run inside a SavedModel.
 
-Grid convention: landmarks are pixel indices of an ``image_size`` image; a map pixel ``j``
-covers image pixels ``[j * W / M, (j + 1) * W / M)``, so a landmark ``x`` falls on map pixel
-``round((x + 0.5) * M / W - 0.5)`` (the half-pixel-centre convention of ``tf.image.resize``).
-Each centre is snapped to its map pixel, so the map equals 1 exactly there. The authors' code
-uses ``round(x * M / W)``, which differs by under ``0.5 * (1 - M / W)`` pixel before rounding.
+Grid convention: landmarks are pixel indices of an ``image_size`` image, pixel ``i`` spanning
+``[i - 0.5, i + 0.5)``; map pixel ``j`` spans image coordinates
+``[j * W / M - 0.5, (j + 1) * W / M - 0.5)``, so a centre ``x`` falls on map pixel
+``floor((x + 0.5) * M / W)`` (the half-pixel-centre convention of ``tf.image.resize``, and the
+cell ``tfau.layers.ROICrop`` crops). Each centre is snapped to that pixel, so the map equals 1
+exactly there. The authors' code rounds ``x * M / W`` instead, which can land one map pixel
+away.
 
 The maps are constants with respect to the landmarks (``tf.stop_gradient``): JAA-Net feeds its
 predicted landmarks in without back-propagating through the map, as the authors' code does.
@@ -93,7 +95,7 @@ def _per_centre_maps(
     height, width = image_height_width(image_size)
     centres = tf.stop_gradient(tf.cast(centres, tf.float32))
     scale = tf.constant([map_size / width, map_size / height], tf.float32)
-    grid_centres = tf.round((centres + 0.5) * scale - 0.5)
+    grid_centres = tf.floor((centres + 0.5) * scale)
     coords = tf.range(map_size, dtype=tf.float32)
     dx = tf.abs(coords - grid_centres[..., 0:1])[..., None, :]  # (B, C, 1, W)
     dy = tf.abs(coords - grid_centres[..., 1:2])[..., :, None]  # (B, C, H, 1)
