@@ -8,7 +8,7 @@ from tfau import _environment
 
 _environment.configure()
 
-from tfau import faces, layers  # noqa: E402
+from tfau import faces, layers, losses, metrics, models  # noqa: E402
 from tfau.version import __version__  # noqa: E402
 
-__all__ = ["__version__", "faces", "layers"]
+__all__ = ["__version__", "faces", "layers", "losses", "metrics", "models"]
