@@ -18,8 +18,10 @@ class HierarchicalMultiScaleRegion(keras.layers.Layer):
     (``filters / 4``). Every patch has its own BatchNorm -> ReLU -> ``3 x 3`` convolution
     (zero padding at the patch border). The three outputs are concatenated (``filters``
     channels), added to the first convolution's output, and passed through BatchNorm and
-    ReLU. Each level sees a larger region than the one before, so the block covers AUs of
-    several sizes with about half the parameters of DRML's region layer.
+    ReLU (JAA-Net's released code places BN -> ReLU before each patch convolution and after the
+    sum, as here; the first convolution's bias is left out since every path from it ends in a
+    BatchNorm that cancels it). Each level sees a larger region than the one before, so the
+    block covers AUs of several sizes with about half the parameters of DRML's region layer.
 
     The grids are vectorised like ``RegionLayer``'s (channel groups, one grouped
     convolution per level), so the graph does not grow with the grid sizes.
@@ -117,7 +119,11 @@ class HierarchicalMultiScaleRegion(keras.layers.Layer):
                 "dtype": self.dtype_policy,
             }
 
-        self.conv = keras.layers.Conv2D(self.filters, 3, padding="same", name="conv", **common())
+        # No bias: a per-channel constant is cancelled by the per-patch BatchNorms and by the
+        # final BatchNorm, so its gradient is always zero (the authors' code keeps a dead one).
+        self.conv = keras.layers.Conv2D(
+            self.filters, 3, padding="same", use_bias=False, name="conv", **common()
+        )
         self.conv.build(input_shape)
         shape = self.conv.compute_output_shape(input_shape)
         self.patch_convolutions = []

@@ -1,0 +1,297 @@
+"""Tests for tfau.layers.HierarchicalMultiScaleRegion (JAA-Net's region learning block)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfau.layers import HierarchicalMultiScaleRegion, RegionLayer
+
+SHAPE = (16, 16, 3)
+FILTERS = 8
+GRIDS = (8, 4, 2)
+
+
+def numpy_conv_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Stride-1 convolution with zero padding keeping the size (odd kernel)."""
+    k = kernel.shape[0]
+    pad = k // 2
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    height, width = x.shape[1:3]
+    out = np.zeros((*x.shape[:3], kernel.shape[-1]))
+    for dy in range(k):
+        for dx in range(k):
+            window = padded[:, dy : dy + height, dx : dx + width, :]
+            out += np.einsum("bhwc,co->bhwo", window, kernel[dy, dx])
+    return out + bias
+
+
+def numpy_batch_norm(x: np.ndarray, bn: keras.layers.BatchNormalization, channels) -> np.ndarray:
+    mean, var = bn.moving_mean.numpy()[channels], bn.moving_variance.numpy()[channels]
+    scale = bn.gamma.numpy()[channels] / np.sqrt(var + bn.epsilon)
+    return (x - mean) * scale + bn.beta.numpy()[channels]
+
+
+def patch_convolution_reference(x: np.ndarray, unit) -> np.ndarray:
+    """Per-patch BN -> ReLU -> conv 3x3 (inference), one patch at a time."""
+    g, c_in, c_out = unit.grid_size, x.shape[-1], unit.filters
+    ph, pw = x.shape[1] // g, x.shape[2] // g
+    kernel, bias = unit.kernel.numpy(), unit.bias.numpy()
+    out = np.zeros((*x.shape[:3], c_out))
+    for i in range(g):
+        for j in range(g):
+            cell = i * g + j
+            rows, cols = slice(i * ph, (i + 1) * ph), slice(j * pw, (j + 1) * pw)
+            h = numpy_batch_norm(
+                x[:, rows, cols, :], unit.batch_norm, slice(cell * c_in, (cell + 1) * c_in)
+            )
+            h = np.maximum(h, 0.0)
+            outputs = slice(cell * c_out, (cell + 1) * c_out)
+            out[:, rows, cols, :] = numpy_conv_same(h, kernel[..., outputs], bias[outputs])
+    return out
+
+
+def block_reference(x: np.ndarray, block: HierarchicalMultiScaleRegion) -> np.ndarray:
+    """JAA-Net Fig. 2(a): conv, three hierarchical patch convs, concat + residual, BN, ReLU."""
+    first = numpy_conv_same(x.astype(np.float64), block.conv.kernel.numpy(), 0.0)
+    levels, level = [], first
+    for unit in block.patch_convolutions:
+        level = patch_convolution_reference(level, unit)
+        levels.append(level)
+    summed = first + np.concatenate(levels, axis=-1)
+    return np.maximum(numpy_batch_norm(summed, block.batch_norm, slice(None)), 0.0)
+
+
+def randomise(layer: keras.layers.Layer, seed: int = 0) -> None:
+    """Random kernels/biases and non-trivial BatchNorm statistics, gamma and beta."""
+    rng = np.random.default_rng(seed)
+    for variable in layer.weights:
+        name = variable.path.split("/")[-1]
+        if name in ("moving_variance", "gamma"):
+            value = rng.uniform(0.5, 2.0, variable.shape)
+        else:
+            value = rng.normal(0.0, 0.5, variable.shape)
+        variable.assign(value.astype(variable.dtype))
+
+
+def inputs(batch: int = 2, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(batch, *SHAPE)).astype("float32")
+
+
+def built_block(**kwargs) -> HierarchicalMultiScaleRegion:
+    block = HierarchicalMultiScaleRegion(
+        FILTERS, grid_sizes=kwargs.pop("grid_sizes", GRIDS), **kwargs
+    )
+    block.build((None, *SHAPE))
+    randomise(block)
+    return block
+
+
+def test_inference_matches_numpy_reference():
+    block = built_block()
+    x = inputs()
+    np.testing.assert_allclose(block(x, training=False), block_reference(x, block), atol=1e-4)
+
+
+def test_levels_have_paper_widths_and_grids():
+    block = built_block()
+    units = block.patch_convolutions
+    assert [u.grid_size for u in units] == [8, 4, 2]
+    assert [u.filters for u in units] == [4, 2, 2]
+    assert [tuple(u.kernel.shape) for u in units] == [
+        (3, 3, 8, 64 * 4),
+        (3, 3, 4, 16 * 2),
+        (3, 3, 2, 4 * 2),
+    ]
+    assert tuple(block.conv.kernel.shape) == (3, 3, 3, 8)
+    assert block.conv.bias is None
+
+
+@pytest.mark.parametrize("quadrant", [(0, 0), (1, 0), (1, 1)])
+def test_perturbing_a_quadrant_changes_only_that_quadrant(quadrant):
+    # The 3x3 first conv spreads a change by one pixel: perturb the quadrant's interior only.
+    block = built_block()
+    x = inputs()
+    rows = slice(8 * quadrant[0] + 1, 8 * quadrant[0] + 7)
+    cols = slice(8 * quadrant[1] + 1, 8 * quadrant[1] + 7)
+    perturbed = x.copy()
+    perturbed[:, rows, cols, :] += np.random.default_rng(3).normal(size=(2, 6, 6, 3))
+    change = np.abs(block(perturbed, training=False) - block(x, training=False)).max(axis=(0, -1))
+    inside = np.zeros(SHAPE[:2], bool)
+    inside[8 * quadrant[0] : 8 * quadrant[0] + 8, 8 * quadrant[1] : 8 * quadrant[1] + 8] = True
+    assert np.all(change[~inside] == 0.0)
+    assert np.count_nonzero(change[inside]) > 0.9 * inside.sum()
+
+
+@pytest.mark.parametrize("c1", [2, 8])
+def test_patch_convolution_parameters_match_jaanet_formula(c1):
+    # JAA-Net section 4.3: with C = 4 c1 the patch convolutions hold 4932 c1^2 + 148 c1 kernel
+    # and bias parameters (316,832 for 32 filters); DRML's region layer of the same width
+    # holds 9216 c1^2 + 256 c1 (591,872).
+    block = HierarchicalMultiScaleRegion(4 * c1)
+    block.build((None, 176, 176, 3))
+    count = sum(
+        int(np.prod(u.kernel.shape) + np.prod(u.bias.shape)) for u in block.patch_convolutions
+    )
+    assert count == 4932 * c1**2 + 148 * c1
+    region = RegionLayer(grid_size=8)
+    region.build((None, 176, 176, 4 * c1))
+    unit = region.patch_convolution
+    region_count = int(np.prod(unit.kernel.shape) + np.prod(unit.bias.shape))
+    assert region_count == 9216 * c1**2 + 256 * c1
+    if c1 == 8:
+        assert (count, region_count) == (316_832, 591_872)
+
+
+def count_ops(grid_sizes) -> int:
+    block = HierarchicalMultiScaleRegion(FILTERS, grid_sizes=grid_sizes)
+    block.build((None, *SHAPE))
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(block(x, training=True))
+        return tape.gradient(loss, block.trainable_variables)
+
+    return len(train_step.get_concrete_function(tf.TensorSpec((2, *SHAPE))).graph.get_operations())
+
+
+def test_graph_op_count_does_not_grow_with_the_grids():
+    assert count_ops((2, 2, 2)) == count_ops((8, 4, 2)) == count_ops((16, 16, 16))
+
+
+def test_symbolic_and_eager_calls_agree_and_shapes():
+    block = built_block()
+    inputs_ = keras.Input(SHAPE)
+    outputs = block(inputs_)
+    assert tuple(outputs.shape) == (None, 16, 16, FILTERS)
+    assert block.compute_output_shape((None, 16, 16, 3)) == (None, 16, 16, FILTERS)
+    assert block.compute_output_shape((None, None, None, 3)) == (None, None, None, FILTERS)
+    model = keras.Model(inputs_, outputs)
+    x = inputs()
+    np.testing.assert_allclose(model(x, training=False), block(x, training=False), atol=1e-6)
+
+
+def test_config_round_trip():
+    block = HierarchicalMultiScaleRegion(
+        16,
+        grid_sizes=[4, 2, 1],
+        momentum=0.9,
+        epsilon=1e-5,
+        bias_initializer="ones",
+        kernel_regularizer=keras.regularizers.L2(5e-4),
+        name="hmr",
+    )
+    config = block.get_config()
+    clone = HierarchicalMultiScaleRegion.from_config(config)
+    assert clone.get_config() == config
+    assert (clone.filters, clone.grid_sizes, clone.momentum, clone.epsilon) == (
+        16,
+        (4, 2, 1),
+        0.9,
+        1e-5,
+    )
+    assert isinstance(clone.bias_initializer, keras.initializers.Ones)
+
+
+def test_keras_file_round_trip_gives_identical_outputs(tmp_path):
+    inputs_ = keras.Input(SHAPE)
+    block = HierarchicalMultiScaleRegion(FILTERS, grid_sizes=GRIDS)
+    model = keras.Model(inputs_, block(inputs_))
+    randomise(block)
+    path = tmp_path / "hmr.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded.layers[-1], HierarchicalMultiScaleRegion)
+    x = inputs()
+    np.testing.assert_array_equal(loaded(x, training=False), model(x, training=False))
+
+
+def test_fit_step_changes_weights_and_lowers_the_loss():
+    keras.utils.set_random_seed(0)
+    inputs_ = keras.Input(SHAPE)
+    model = keras.Model(inputs_, HierarchicalMultiScaleRegion(FILTERS, grid_sizes=GRIDS)(inputs_))
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    x = inputs(batch=4)
+    y = np.random.default_rng(5).uniform(size=(4, 16, 16, FILTERS)).astype("float32")
+    before = [w.numpy() for w in model.trainable_weights]
+
+    def train_loss():
+        return float(keras.losses.mean_squared_error(y, model(x, training=True)).numpy().mean())
+
+    loss_before = train_loss()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert all(
+        not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=True)
+    )
+    assert train_loss() < loss_before
+
+
+def test_xla_matches_eager_in_both_modes_and_for_gradients():
+    block = built_block()
+    x = tf.constant(inputs())
+    initial = block.get_weights()
+
+    def step(x):
+        inference = block(x, training=False)
+        with tf.GradientTape() as tape:
+            y = block(x, training=True)
+            loss = tf.reduce_sum(y * y)
+        return inference, y, tape.gradient(loss, block.trainable_variables)
+
+    eager = step(x)
+    block.set_weights(initial)
+    compiled = tf.function(step, jit_compile=True)(x)
+    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
+    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-4)
+    for got, want in zip(compiled[2], eager[2], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    ("policy", "tolerance"), [("mixed_float16", 3e-3), ("mixed_bfloat16", 2e-2)]
+)
+def test_mixed_precision_is_close_to_float32(policy, tolerance):
+    reference = built_block()
+    x = inputs()
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy(policy)
+        block = HierarchicalMultiScaleRegion(FILTERS, grid_sizes=GRIDS)
+        block.build((None, *SHAPE))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    block.set_weights(reference.get_weights())
+    compute_dtype = policy.split("_")[1]
+    assert block.compute_dtype == compute_dtype
+    assert {w.dtype for w in block.weights} == {"float32"}
+    for training in (False, True):
+        want = reference(x, training=training).numpy()
+        got = block(x, training=training)
+        assert got.dtype == compute_dtype
+        error = np.linalg.norm(np.asarray(got, "float32") - want) / np.linalg.norm(want)
+        assert error < tolerance
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"filters": 30}, r"`filters` must be divisible by 4 .* Received: filters=30"),
+        ({"filters": 0}, r"`filters` must be a positive integer. Received: filters=0"),
+        ({"filters": 8, "grid_sizes": (8, 4)}, r"three positive integers.*grid_sizes=\(8, 4\)"),
+        ({"filters": 8, "grid_sizes": (8, 0, 2)}, r"Received: grid_sizes=\(8, 0, 2\)"),
+        ({"filters": 8, "grid_sizes": "842"}, r"Received: grid_sizes='842'"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        HierarchicalMultiScaleRegion(**kwargs)
+
+
+def test_every_grid_must_divide_height_and_width():
+    block = HierarchicalMultiScaleRegion(8, grid_sizes=(8, 4, 2))
+    with pytest.raises(ValueError, match=r"grid_size=8, height=20, width=20"):
+        block.build((None, 20, 20, 3))
+    block = HierarchicalMultiScaleRegion(8, grid_sizes=(5, 3, 1))
+    with pytest.raises(ValueError, match=r"grid_size=3, height=20, width=20"):
+        block.build((None, 20, 20, 3))
