@@ -17,4 +17,6 @@ from tfau.layers.local_response_normalization import LocalResponseNormalization
 from tfau.layers.roi_crop import ROICrop
 from tfau.layers.sigmoid_patch_attention import SigmoidPatchAttention
 
+# isort: split
 # Landmark-derived attention maps (tfau.faces inside the graph).
+from tfau.layers.landmark_attention import LandmarkAttention
