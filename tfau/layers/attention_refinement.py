@@ -20,6 +20,7 @@ class AttentionRefinement(keras.layers.Layer):
     e.g. 52 x 52 -> 44 x 44 for ``l = 176``, so the refined map matches ``l/4``). The first
     three convolutions are followed by batch normalisation and ReLU (as everywhere in
     JAA-Net and in the authors' released code; ``use_batch_norm=False`` leaves it out).
+    Convolutions followed by batch normalisation have no bias (it would be cancelled).
 
     Every AU has its own weights. All AUs run together as grouped convolutions
     (``tf.nn.conv2d`` with a filter whose input depth is a fraction of the input's channels,
@@ -125,14 +126,18 @@ class AttentionRefinement(keras.layers.Layer):
                     initializer=self.kernel_initializer,
                 )
             )
+            normalised = self.use_batch_norm and index < _NUM_CONVS - 1
+            # A bias in front of batch normalisation is cancelled by it: leave it out.
             self.biases.append(
-                self.add_weight(
+                None
+                if normalised
+                else self.add_weight(
                     name=f"bias_{index + 1}",
                     shape=(num_aus * out_per_au,),
                     initializer=self.bias_initializer,
                 )
             )
-            if self.use_batch_norm and index < _NUM_CONVS - 1:
+            if normalised:
                 batch_norm = keras.layers.BatchNormalization(
                     name=f"batch_norm_{index + 1}", dtype=self.dtype_policy
                 )
@@ -145,7 +150,8 @@ class AttentionRefinement(keras.layers.Layer):
             # Native grouped convolution: the kernel's input depth (1 or `width`) is a
             # fraction of the input's channels, so TensorFlow runs one group per AU.
             x = tf.nn.conv2d(x, ops.cast(self.kernels[index], x.dtype), 1, "VALID")
-            x = x + ops.cast(self.biases[index], x.dtype)
+            if self.biases[index] is not None:
+                x = x + ops.cast(self.biases[index], x.dtype)
             if index < _NUM_CONVS - 1:
                 if self.use_batch_norm:
                     x = self.batch_norms[index](x, training=training)
