@@ -4,3 +4,6 @@
 """
 
 from tfau.models.registry import get, list_models, register, tiny_kwargs
+
+# isort: split
+from tfau.models.jaanet import JAANet

@@ -1,0 +1,277 @@
+"""JAA-Net's local AU feature learning: one attention-weighted CNN branch per AU, summed."""
+
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfau.layers import _patches
+
+_IMPLEMENTATIONS = ("per_au", "grouped")
+_PADDING = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+
+def _check_positive_ints(values, name: str) -> tuple[int, ...]:
+    if (
+        isinstance(values, str)
+        or not isinstance(values, Sequence)
+        or not values
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
+    ):
+        raise ValueError(
+            f"`{name}` must be a non-empty sequence of positive integers. "
+            f"Received: {name}={values!r}"
+        )
+    return tuple(values)
+
+
+def branch_output_size(size: int, num_stages: int, first_stride: int = 1) -> int:
+    """Side of a branch's output for a ``size`` input: first convolution, then 2x2 pools.
+
+    Args:
+        size: side of the (square) feature map entering the branches.
+        num_stages: number of ``[convolutions, max-pool]`` stages.
+        first_stride: stride of the branch's first convolution (padding 1 on each side).
+
+    Returns:
+        The output side (``<= 0`` when the input is too small).
+    """
+    size = (size - 1) // first_stride + 1
+    for _ in range(num_stages):
+        size //= 2
+    return size
+
+
+@keras.saving.register_keras_serializable(package="tfau")
+class LocalAUBranches(keras.layers.Layer):
+    """Local AU feature learning of JAA-Net: a CNN branch per AU on attention-weighted features.
+
+    For AU ``i``, the shared features are multiplied by that AU's (refined) attention map and
+    go through ``len(filters)`` stages of ``convs_per_stage`` x [3 x 3 convolution ->
+    BatchNorm -> ReLU] and a 2 x 2 max-pool; the outputs of all AUs are summed. Every AU has
+    its own weights (e.g. 12 branches of 64 -> 96, 96 -> 128, 128 -> 160 channels in JAA-Net).
+
+    The weights of all AUs are stored together, grouped by AU along the output channels
+    (channel ``i * f + j`` is unit ``j`` of AU ``i``), with one BatchNorm over all channels,
+    which is exactly one normalisation per AU. Two implementations compute the same function
+    from the same weights:
+
+    - ``"per_au"``: one native convolution per AU (kernel slices), the activations of all AUs
+      concatenated for the shared BatchNorm / ReLU / pooling ops. On a CPU this is the fast
+      one: TensorFlow's grouped convolutions (oneDNN) are several times slower here.
+    - ``"grouped"``: the attention-weighted features of all AUs stacked along the channels and
+      each stage run as one native grouped ``tf.nn.conv2d`` (not ``Conv2D(groups=...)``,
+      which Keras routes through XLA). The graph does not grow with the number of AUs.
+
+    Args:
+        filters: channels of each stage. Defaults to ``(96, 128, 160)`` (JAA-Net, c = 8).
+        convs_per_stage: convolutions before each max-pool. Defaults to ``2``.
+        first_stride: stride of each branch's first convolution. Defaults to ``1`` (the
+            paper: every convolution is 3 x 3 / 1 / 1); the authors' released Caffe model
+            uses ``2``.
+        implementation: ``"per_au"`` or ``"grouped"``, see above. Defaults to ``"per_au"``.
+        momentum: momentum of the BatchNorm moving statistics. Defaults to ``0.99``.
+        epsilon: BatchNorm variance epsilon. Defaults to ``1e-3``.
+        kernel_initializer: initializer of each AU's kernels; variance-scaling initializers
+            use the fans of one AU's kernel. Defaults to ``"he_normal"``.
+        bias_initializer: initializer of the biases. Defaults to ``"zeros"``.
+        kernel_regularizer: optional regularizer of the kernels (e.g. weight decay).
+        bias_regularizer: optional regularizer of the biases.
+        **kwargs: base layer keyword arguments (``name``, ``dtype``, ...).
+
+    Call arguments:
+        inputs: a pair ``(features, maps)``: ``features`` of shape
+            ``(batch, height, width, channels)`` and ``maps`` of shape
+            ``(batch, height, width, num_aus)``, the attention map of each AU.
+        training: bool, whether the BatchNorms use batch statistics.
+
+    Output shape:
+        ``(batch, h, w, filters[-1])`` with ``h = branch_output_size(height, len(filters),
+        first_stride)`` (5 for JAA-Net's 44 x 44 maps), the sum over AUs.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from tfau.layers.local_au_branches import LocalAUBranches
+    >>> features = np.ones((2, 12, 12, 4), "float32")
+    >>> maps = np.ones((2, 12, 12, 3), "float32")
+    >>> LocalAUBranches(filters=(6, 8, 10))([features, maps]).shape
+    TensorShape([2, 1, 1, 10])
+
+    Reference:
+        Shao, Liu, Cai and Ma, "Deep Adaptive Attention for Joint Facial Action Unit Detection
+        and Face Alignment", ECCV 2018, section 3.3 and Fig. 3.
+    """
+
+    def __init__(
+        self,
+        filters: Sequence[int] = (96, 128, 160),
+        convs_per_stage: int = 2,
+        first_stride: int = 1,
+        implementation: str = "per_au",
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        kernel_initializer="he_normal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filters = _check_positive_ints(filters, "filters")
+        self.convs_per_stage = _patches.check_positive_int(convs_per_stage, "convs_per_stage")
+        self.first_stride = _patches.check_positive_int(first_stride, "first_stride")
+        if implementation not in _IMPLEMENTATIONS:
+            raise ValueError(
+                f"`implementation` must be one of {_IMPLEMENTATIONS}. "
+                f"Received: implementation={implementation!r}"
+            )
+        self.implementation = implementation
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        if (
+            not isinstance(input_shape, list | tuple)
+            or len(input_shape) != 2
+            or any(not isinstance(s, list | tuple) or len(s) != 4 for s in input_shape)
+        ):
+            raise ValueError(
+                "`LocalAUBranches` expects two 4D inputs (features, maps). "
+                f"Received: input_shape={input_shape!r}"
+            )
+        features_shape, maps_shape = (tuple(s) for s in input_shape)
+        channels, num_aus = features_shape[-1], maps_shape[-1]
+        if channels is None or num_aus is None:
+            raise ValueError(
+                "The feature channels and the number of AUs must be known. "
+                f"Received: features shape={features_shape}, maps shape={maps_shape}"
+            )
+        if features_shape[1:3] != maps_shape[1:3]:
+            raise ValueError(
+                "The attention maps must have the features' height and width. "
+                f"Received: features shape={features_shape}, maps shape={maps_shape}"
+            )
+        for extent in features_shape[1:3]:
+            if extent is not None and (
+                branch_output_size(extent, len(self.filters), self.first_stride) < 1
+            ):
+                raise ValueError(
+                    f"The feature maps are too small for {len(self.filters)} max-pools after a "
+                    f"stride-{self.first_stride} convolution. Received: features "
+                    f"shape={features_shape}"
+                )
+        self.num_aus = num_aus
+        self.kernels, self.biases, self.batch_norms = [], [], []
+        in_per_au = channels
+        index = 0
+        for filters in self.filters:
+            for _ in range(self.convs_per_stage):
+                index += 1
+                unit_shape = (3, 3, in_per_au, filters)
+                self.kernels.append(
+                    self.add_weight(
+                        name=f"kernel_{index}",
+                        shape=(3, 3, in_per_au, num_aus * filters),
+                        initializer=_patches.per_unit_initializer(
+                            _patches.clone_initializer(self.kernel_initializer), unit_shape
+                        ),
+                        regularizer=self.kernel_regularizer,
+                    )
+                )
+                self.biases.append(
+                    self.add_weight(
+                        name=f"bias_{index}",
+                        shape=(num_aus * filters,),
+                        initializer=self.bias_initializer,
+                        regularizer=self.bias_regularizer,
+                    )
+                )
+                batch_norm = keras.layers.BatchNormalization(
+                    momentum=self.momentum,
+                    epsilon=self.epsilon,
+                    dtype=self.dtype_policy,
+                    name=f"batch_norm_{index}",
+                )
+                batch_norm.build((None, None, None, num_aus * filters))
+                self.batch_norms.append(batch_norm)
+                in_per_au = filters
+
+    def _convolve(self, x, index, stride):
+        """One native (grouped when ``x`` holds all AUs' channels) convolution."""
+        kernel = ops.cast(self.kernels[index], x.dtype)
+        # Explicit padding of 1 on each side (Caffe's pad 1), also for the strided variant.
+        x = tf.nn.conv2d(x, kernel, stride, _PADDING)
+        return x + ops.cast(self.biases[index], x.dtype)
+
+    def _convolve_per_au(self, per_au_inputs, index, stride):
+        """One native convolution per AU with that AU's kernel slice, concatenated."""
+        kernel = ops.cast(self.kernels[index], per_au_inputs[0].dtype)
+        bias = ops.cast(self.biases[index], per_au_inputs[0].dtype)
+        out_per_au = kernel.shape[-1] // self.num_aus
+        outputs = []
+        for au, x_au in enumerate(per_au_inputs):
+            units = slice(au * out_per_au, (au + 1) * out_per_au)
+            outputs.append(tf.nn.conv2d(x_au, kernel[..., units], stride, _PADDING) + bias[units])
+        return ops.concatenate(outputs, axis=-1)
+
+    def call(self, inputs, training=None):
+        features, maps = inputs
+        maps = ops.cast(maps, features.dtype)
+        if self.implementation == "per_au":
+            x = [features * maps[..., au : au + 1] for au in range(self.num_aus)]
+        else:
+            # (B, H, W, 1, C) * (B, H, W, A, 1) -> AU-major channels, the grouped layout.
+            weighted = features[..., None, :] * maps[..., :, None]
+            height, width = ops.shape(features)[1], ops.shape(features)[2]
+            x = ops.reshape(weighted, (-1, height, width, self.num_aus * features.shape[-1]))
+        index = 0
+        for _ in self.filters:
+            for _ in range(self.convs_per_stage):
+                stride = self.first_stride if index == 0 else 1
+                if self.implementation == "per_au":
+                    if index > 0:
+                        x = ops.split(x, self.num_aus, axis=-1)
+                    x = self._convolve_per_au(x, index, stride)
+                else:
+                    x = self._convolve(x, index, stride)
+                x = ops.relu(self.batch_norms[index](x, training=training))
+                index += 1
+            x = ops.max_pool(x, pool_size=2, strides=2, padding="valid")
+        out_height, out_width = ops.shape(x)[1], ops.shape(x)[2]
+        per_au = ops.reshape(x, (-1, out_height, out_width, self.num_aus, self.filters[-1]))
+        return ops.sum(per_au, axis=3)
+
+    def compute_output_shape(self, input_shape):
+        features_shape = tuple(input_shape[0])
+        batch, height, width = features_shape[:3]
+
+        def side(extent):
+            if extent is None:
+                return None
+            return branch_output_size(extent, len(self.filters), self.first_stride)
+
+        return (batch, side(height), side(width), self.filters[-1])
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "filters": list(self.filters),
+                "convs_per_stage": self.convs_per_stage,
+                "first_stride": self.first_stride,
+                "implementation": self.implementation,
+                "momentum": self.momentum,
+                "epsilon": self.epsilon,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            }
+        )
+        return config
