@@ -29,6 +29,8 @@ Attention maps (``tfau.faces.attention``), TF graph, batched ``(B, 49, 2)`` in:
     ``eacnet_attention_map(landmarks, image_size, map_size=100, aus=None, half_size=5,
     slope=0.095)``: ``(B, 100, 100, 1)``, or one channel per AU when ``aus`` is given.
     ``jaanet_map_size(image_size)``, ``jaanet_half_size(map_size, zeta=0.14)``.
+    ``JAANET_ZETA`` (0.14), ``JAANET_XI`` (0.56), ``EACNET_MAP_SIZE`` (100),
+    ``EACNET_HALF_SIZE`` (5), ``EACNET_SLOPE`` (0.095).
 
 Alignment (``tfau.faces.alignment``), numpy / OpenCV, one face at a time:
     ``KEYPOINT_NAMES``: eyes, nose tip, mouth corners (the five points MTCNN gives).
@@ -53,6 +55,11 @@ from tfau.faces.alignment import (
     transform_points,
 )
 from tfau.faces.attention import (
+    EACNET_HALF_SIZE,
+    EACNET_MAP_SIZE,
+    EACNET_SLOPE,
+    JAANET_XI,
+    JAANET_ZETA,
     eacnet_attention_map,
     jaanet_attention_maps,
     jaanet_half_size,
@@ -89,11 +96,16 @@ from tfau.faces.schemes import (
 __all__ = [
     "EACNET_AUS",
     "EACNET_CENTRES",
+    "EACNET_HALF_SIZE",
+    "EACNET_MAP_SIZE",
+    "EACNET_SLOPE",
     "INDEX_66_TO_49",
     "INDEX_68_TO_49",
     "INDEX_68_TO_66",
     "JAANET_AUS",
     "JAANET_AU_CENTRES",
+    "JAANET_XI",
+    "JAANET_ZETA",
     "KEYPOINT_NAMES",
     "LANDMARKS_49",
     "LANDMARKS_66",
