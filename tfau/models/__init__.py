@@ -6,4 +6,17 @@
 from tfau.models.registry import get, list_models, register, tiny_kwargs
 
 # isort: split
+from tfau.models.aunets import (
+    AUNet,
+    AUNetChannels,
+    AUNetFlow,
+    AUNetHorizontal,
+    AUNetPiConv,
+    AUNetPiFC6,
+    AUNetPiFC7,
+    AUNetsViewClassifier,
+    HydraNet,
+    MultiViewEnsemble,
+    add_hydranet_head,
+)
 from tfau.models.jaanet import JAANet

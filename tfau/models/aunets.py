@@ -569,6 +569,24 @@ class MultiViewEnsemble:
             raise ValueError(f"All inputs need one entry per frame. Received lengths: {lengths}")
         return {k: np.asarray(v, dtype="float32") for k, v in inputs.items()}
 
+    def _run(self, model: keras.Model, inputs: dict[str, np.ndarray], output: str) -> np.ndarray:
+        """Runs ``model`` in inference mode over the frames, ``batch_size`` at a time.
+
+        Plain calls rather than ``Model.predict``: no per-model tracing, which dominates for the
+        short clips and many small models of an ensemble.
+        """
+        num_frames = len(next(iter(inputs.values())))
+        chunks = [
+            np.asarray(
+                model(
+                    {k: v[start : start + self.batch_size] for k, v in inputs.items()},
+                    training=False,
+                )[output]
+            )
+            for start in range(0, num_frames, self.batch_size)
+        ]
+        return np.concatenate(chunks, axis=0)
+
     def predict_view(self, video: np.ndarray | Mapping[str, np.ndarray]) -> tuple[int, np.ndarray]:
         """Returns the video's view and its aggregated view probabilities ``(num_views,)``.
 
@@ -576,9 +594,7 @@ class MultiViewEnsemble:
             video: frames ``(num_frames, h, w, 3)`` or a dict with an ``"image"`` entry.
         """
         inputs = self._as_inputs(video)
-        frames = self.view_classifier.predict(
-            {"image": inputs["image"]}, batch_size=self.batch_size, verbose=0
-        )["view"]
+        frames = self._run(self.view_classifier, {"image": inputs["image"]}, "view")
         scores = frames.mean(axis=0) if self.aggregate == "mean" else frames.max(axis=0)
         return int(np.argmax(scores)), scores
 
@@ -612,5 +628,5 @@ class MultiViewEnsemble:
                     f"Model {model.name!r} needs inputs {names}; the video lacks {missing}."
                 )
             model_inputs = {n: inputs[n] for n in names}
-            columns.append(model.predict(model_inputs, batch_size=self.batch_size, verbose=0)["au"])
+            columns.append(self._run(model, model_inputs, "au"))
         return {"view": view, "view_probabilities": scores, "au": np.concatenate(columns, axis=1)}
