@@ -19,4 +19,5 @@ from tfau.models.aunets import (
     MultiViewEnsemble,
     add_hydranet_head,
 )
+from tfau.models.eacnet import FVGG, EACNet, ENet
 from tfau.models.jaanet import JAANet
