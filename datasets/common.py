@@ -34,6 +34,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from tfau.faces import align_face, inter_ocular_distance, transform_points
+
 logger = logging.getLogger("tfau.datasets")
 
 #: AU vectors ``au_full`` / ``au_full_mask`` / ``au_intensity`` hold AU ``k`` at index ``k - 1``.
@@ -459,25 +461,6 @@ def box_matrix(landmarks49: np.ndarray, image_size: int) -> np.ndarray:
     )
 
 
-def alignment_matrix(landmarks49: np.ndarray, image_size: int) -> np.ndarray:
-    """2x3 similarity matrix of JAA-Net's alignment (from ``tfau.faces``)."""
-    from tfau.faces import alignment_matrix as faces_alignment_matrix
-
-    return np.asarray(faces_alignment_matrix(landmarks49, output_size=image_size), np.float64)
-
-
-def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Applies a 2x3 affine matrix to ``(n, 2)`` points."""
-    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
-
-
-def interocular_distance(landmarks49: np.ndarray) -> float:
-    """Distance between the eye centres (means of points 19-24 and 25-30)."""
-    from tfau.faces import inter_ocular_distance
-
-    return float(inter_ocular_distance(landmarks49))
-
-
 def warp_face(image_rgb: np.ndarray, matrix: np.ndarray, image_size: int) -> np.ndarray:
     """Cuts the face out of the frame with ``matrix``; grey where it leaves the frame."""
     return cv2.warpAffine(
@@ -541,24 +524,25 @@ def crop_face(
     if spec.aligned:
         if not has_landmarks:
             return None
-        matrix = alignment_matrix(landmarks49, spec.image_size)
+        aligned = align_face(image_rgb, landmarks49, output_size=spec.image_size)
+        matrix, face = aligned.matrix, aligned.image
     else:
         reference = landmarks49 if has_landmarks else box_landmarks
         if reference is None:
             return None
         matrix = box_matrix(reference, spec.image_size)
-    face = warp_face(image_rgb, matrix, spec.image_size)
+        face = warp_face(image_rgb, matrix, spec.image_size)
     features: dict[str, Any] = {"image": encode_jpeg(face), "has_landmarks": has_landmarks}
     if has_landmarks:
-        moved = transform_points(matrix, landmarks49)
+        moved = transform_points(landmarks49, matrix).astype(np.float32)
         features["landmarks"] = moved
-        features["interocular_distance"] = np.float32(interocular_distance(moved))
+        features["interocular_distance"] = np.float32(inter_ocular_distance(moved))
     else:
         features["landmarks"] = np.zeros((49, 2), np.float32)
         features["interocular_distance"] = np.float32(0.0)
     for name, points in (extra_points or {}).items():
         if valid_landmarks(points, len(points)):
-            features[name] = transform_points(matrix, points)
+            features[name] = transform_points(points, matrix).astype(np.float32)
         else:
             features[name] = np.zeros(points.shape, np.float32)
     return features

@@ -34,6 +34,8 @@ STANDARD_AUS: tuple[int, ...] = (1, 2, 4, 6, 9, 12, 25, 26)
 CODED_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26)
 #: Intensity from which an AU counts as present.
 OCCURRENCE_THRESHOLD = 2
+#: Right-camera configs: frames sampled to find the left-to-right face shift.
+STEREO_SAMPLES = 16
 
 PARTS: dict[str, tuple[str, ...]] = {
     "part1": "SN001 SN002 SN009 SN010 SN016 SN026 SN027 SN030 SN032".split(),
@@ -60,6 +62,7 @@ class DisfaSubject:
 
     subject: str
     video: str
+    landmark_video: str | None
     label_files: tuple[tuple[int, str], ...]
     landmark_dir: str | None
     crop: common.CropSpec
@@ -74,6 +77,7 @@ class DisfaLayout:
     landmark_dir: epath.Path
     subjects: tuple[str, ...]
     videos: dict[str, epath.Path]
+    left_videos: dict[str, epath.Path]
 
 
 def _child(folder: epath.Path, names: tuple[str, ...] | str) -> epath.Path | None:
@@ -104,13 +108,8 @@ def find_layout(manual_dir: epath.PathLike, camera: str = "left") -> DisfaLayout
     """
     root = epath.Path(manual_dir)
     problems = []
-    video_dir = _child(root, VIDEO_DIRS[camera])
-    videos: dict[str, epath.Path] = {}
-    if video_dir is not None:
-        for path in video_dir.iterdir():
-            match = _VIDEO.match(path.name)
-            if match and match.group(1).lower() == camera:
-                videos[match.group(2).upper()] = path
+    video_dir, videos = _videos(root, camera)
+    left_videos = videos if camera == "left" else _videos(root, "left")[1]
     if not videos:
         prefix = "Left" if camera == "left" else "Right"
         problems.append(
@@ -126,6 +125,12 @@ def find_layout(manual_dir: epath.PathLike, camera: str = "left") -> DisfaLayout
     if landmark_dir is None:
         problems.append(f"{LANDMARK_DIR}/SNxxx/<any folder>/*_lm.mat")
     subjects = tuple(sorted(set(videos) & labelled))
+    if camera == "right" and subjects and not set(subjects) <= set(left_videos):
+        problems.append(
+            "left camera videos of the same subjects (the landmarks are the left camera's; "
+            f"right-camera configs register them to the right camera): missing for "
+            f"{sorted(set(subjects) - set(left_videos))}"
+        )
     if not problems and not subjects:
         problems.append(
             f"a subject with both a video and labels (videos: {sorted(videos)}, "
@@ -148,7 +153,19 @@ def find_layout(manual_dir: epath.PathLike, camera: str = "left") -> DisfaLayout
         landmark_dir=landmark_dir,
         subjects=subjects,
         videos=videos,
+        left_videos=left_videos,
     )
+
+
+def _videos(root: epath.Path, camera: str) -> tuple[epath.Path | None, dict[str, epath.Path]]:
+    video_dir = _child(root, VIDEO_DIRS[camera])
+    videos: dict[str, epath.Path] = {}
+    if video_dir is not None:
+        for path in video_dir.iterdir():
+            match = _VIDEO.match(path.name)
+            if match and match.group(1).lower() == camera:
+                videos[match.group(2).upper()] = path
+    return video_dir, videos
 
 
 def make_task(layout: DisfaLayout, subject: str, crop: common.CropSpec) -> DisfaSubject:
@@ -163,6 +180,11 @@ def make_task(layout: DisfaLayout, subject: str, crop: common.CropSpec) -> Disfa
     return DisfaSubject(
         subject=subject,
         video=str(layout.videos[subject]),
+        landmark_video=(
+            None
+            if layout.videos[subject] == layout.left_videos[subject]
+            else str(layout.left_videos[subject])
+        ),
         label_files=tuple(sorted(label_files)),
         landmark_dir=str(landmark_folder) if landmark_folder else None,
         crop=crop,
@@ -228,6 +250,61 @@ def read_landmarks66(path: epath.Path, result: common.SequenceResult) -> np.ndar
     return (points - 1.0).astype(np.float32)
 
 
+def _read_frame(capture: cv2.VideoCapture, index: int) -> np.ndarray | None:
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, bgr = capture.read()
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if ok else None
+
+
+def stereo_offset(
+    landmark_video: str, video: str, landmarks66: dict[int, np.ndarray]
+) -> np.ndarray | None:
+    """Where the landmarked (left) camera's face sits in the other camera: median (dx, dy).
+
+    DISFA's landmarks belong to the left camera. For the right camera, the face box of the
+    left frame (landmarks' bounding box, enlarged 1.2x) is found in the right frame by
+    normalised cross-correlation on up to `STEREO_SAMPLES` frames spread over the video; the
+    median shift moves every landmark. The cameras are fixed, so the shift barely changes
+    within a video; the landmarks are then approximate (no correction for the different
+    viewing angle).
+
+    Returns:
+        ``(2,)`` float32 shift, or None when no sample frame could be matched.
+    """
+    frames = sorted(landmarks66)
+    picks = [frames[i] for i in np.linspace(0, len(frames) - 1, STEREO_SAMPLES).astype(int)]
+    shifts = []
+    with (
+        common.local_file(epath.Path(landmark_video)) as left_path,
+        common.local_file(epath.Path(video)) as right_path,
+    ):
+        left, right = cv2.VideoCapture(left_path), cv2.VideoCapture(right_path)
+        try:
+            for frame in sorted(set(picks)):
+                left_gray, right_gray = _read_frame(left, frame - 1), _read_frame(right, frame - 1)
+                if left_gray is None or right_gray is None:
+                    continue
+                points = landmarks66[frame]
+                centre = (points.min(axis=0) + points.max(axis=0)) / 2.0
+                half = 0.6 * (points.max(axis=0) - points.min(axis=0))
+                x0, y0 = np.maximum(np.floor(centre - half), 0).astype(int)
+                x1, y1 = np.ceil(centre + half).astype(int)
+                template = left_gray[y0:y1, x0:x1]
+                if min(template.shape) < 4 or any(
+                    t > r for t, r in zip(template.shape, right_gray.shape, strict=True)
+                ):
+                    continue
+                scores = cv2.matchTemplate(right_gray, template, cv2.TM_CCOEFF_NORMED)
+                _, _, _, (best_x, best_y) = cv2.minMaxLoc(scores)
+                shifts.append((best_x - x0, best_y - y0))
+        finally:
+            left.release()
+            right.release()
+    if not shifts:
+        return None
+    return np.median(np.asarray(shifts, np.float32), axis=0)
+
+
 def subject_examples(task: DisfaSubject) -> common.SequenceResult:
     """Reads one subject's video: label frame f is video frame f-1; stops at the shorter.
 
@@ -245,6 +322,12 @@ def subject_examples(task: DisfaSubject) -> common.SequenceResult:
         if points is not None:
             landmarks66[frame] = points
     frames = sorted(labels)
+    if task.landmark_video is not None and landmarks66:
+        offset = stereo_offset(task.landmark_video, task.video, landmarks66)
+        if offset is None:
+            landmarks66 = {}
+        else:
+            landmarks66 = {frame: points + offset for frame, points in landmarks66.items()}
     landmarks49 = {frame: convert_landmarks(points, 49) for frame, points in landmarks66.items()}
     fallback = {} if task.crop.aligned else common.nearest_landmarks(frames, landmarks49)
     with common.local_file(epath.Path(task.video)) as video_path:
