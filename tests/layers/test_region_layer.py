@@ -82,15 +82,17 @@ def test_inference_matches_numpy_patch_loop():
 def test_training_uses_per_patch_batch_statistics_and_updates_them():
     layer = built_layer(momentum=0.5)
     x = inputs(batch=3)
-    before = layer.patch_convolution.batch_norm.moving_mean.numpy()
+    bn = layer.patch_convolution.batch_norm
+    before_mean, before_variance = bn.moving_mean.numpy(), bn.moving_variance.numpy()
     expected = region_reference(x, layer, training=True)
     np.testing.assert_allclose(layer(x, training=True), expected, atol=1e-4)
     g, c = GRID, SHAPE[-1]
-    patch_means = x.reshape(3, g, 4, g, 4, c).mean(axis=(0, 2, 4)).reshape(-1)
+    patches = x.reshape(3, g, 4, g, 4, c).transpose(1, 3, 5, 0, 2, 4).reshape(g * g * c, -1)
     np.testing.assert_allclose(
-        layer.patch_convolution.batch_norm.moving_mean.numpy(),
-        0.5 * before + 0.5 * patch_means,
-        atol=1e-5,
+        bn.moving_mean.numpy(), 0.5 * before_mean + 0.5 * patches.mean(-1), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        bn.moving_variance.numpy(), 0.5 * before_variance + 0.5 * patches.var(-1), atol=1e-5
     )
 
 

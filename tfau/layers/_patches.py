@@ -136,6 +136,67 @@ def per_unit_initializer(
     return initialize
 
 
+class FusedBatchNormalization(keras.layers.Layer):
+    """Keras' BatchNormalization (last axis, same variables and updates) on the fused TF op.
+
+    ``keras.layers.BatchNormalization`` computes moments and the normalisation as separate
+    element-wise ops; on a CPU its training step on a ``(16, 160, 160, 32)`` map takes about
+    2.5x as long as TensorFlow's fused kernel, which is memory-bound work the region layers do
+    on every patch. Semantics follow Keras: the moving variance is updated with the biased
+    batch variance, statistics are computed in float32 under mixed precision, and a layer
+    with ``trainable=False`` runs in inference mode. Inputs are 4D, channels-last.
+    """
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        shape = (input_shape[-1],)
+        self.gamma = self.add_weight(name="gamma", shape=shape, initializer="ones", autocast=False)
+        self.beta = self.add_weight(name="beta", shape=shape, initializer="zeros", autocast=False)
+        self.moving_mean = self.add_weight(
+            name="moving_mean", shape=shape, initializer="zeros", trainable=False, autocast=False
+        )
+        self.moving_variance = self.add_weight(
+            name="moving_variance",
+            shape=shape,
+            initializer="ones",
+            trainable=False,
+            autocast=False,
+        )
+
+    def call(self, inputs, training=None):
+        x = ops.cast(inputs, "float32")
+        if training and self.trainable:
+            # TF-only: FusedBatchNormV3 (one pass, oneDNN on CPU, XLA-compatible).
+            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                x, self.gamma, self.beta, epsilon=self.epsilon, is_training=True
+            )
+            count = math.prod(x.shape[1:-1]) * ops.cast(ops.shape(x)[0], "float32")
+            # The op returns the Bessel-corrected variance; Keras tracks the biased one.
+            variance = variance * ops.maximum(count - 1.0, 1.0) / ops.maximum(count, 1.0)
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1 - self.momentum)
+            )
+        else:
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x,
+                self.gamma,
+                self.beta,
+                mean=self.moving_mean,
+                variance=self.moving_variance,
+                epsilon=self.epsilon,
+                is_training=False,
+            )
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 class PatchConvolution(keras.layers.Layer):
     """Per-cell BatchNorm -> ReLU -> ``k x k`` convolution on a ``grid_size`` grid (private).
 
@@ -182,7 +243,7 @@ class PatchConvolution(keras.layers.Layer):
             input_shape[2] // self.grid_size,
             cells * channels,
         )
-        self.batch_norm = keras.layers.BatchNormalization(
+        self.batch_norm = FusedBatchNormalization(
             momentum=self.momentum,
             epsilon=self.epsilon,
             dtype=self.dtype_policy,

@@ -142,7 +142,7 @@ class HierarchicalMultiScaleRegion(keras.layers.Layer):
             patch_convolution.build(shape)
             shape = patch_convolution.compute_output_shape(shape)
             self.patch_convolutions.append(patch_convolution)
-        self.batch_norm = keras.layers.BatchNormalization(
+        self.batch_norm = _patches.FusedBatchNormalization(
             momentum=self.momentum,
             epsilon=self.epsilon,
             dtype=self.dtype_policy,
