@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfau.faces.au_centres import (
+    EACNET_CENTRES,
     eacnet_au_centre_mask,
     eacnet_roi_centres,
     jaanet_au_centres,
@@ -210,6 +211,16 @@ def eacnet_attention_map(
     )
     if aus is None:
         return tf.reduce_max(per_centre, axis=1)[..., None]
-    mask = tf.constant(eacnet_au_centre_mask(aus))[None, :, :, None, None]  # (1, A, 20, 1, 1)
-    per_au = tf.reduce_max(tf.where(mask, per_centre[:, None], 0.0), axis=2)
+    # Maps of the 10 centre pairs, then each AU's maximum over its pairs (AU10 has two; the
+    # others repeat their one pair so the table is rectangular).
+    num_pairs = len(EACNET_CENTRES)
+    pair_maps = tf.reduce_max(
+        tf.reshape(per_centre, [-1, num_pairs, 2, map_size, map_size]), axis=2
+    )
+    pairs_of_au = [
+        np.flatnonzero(row.reshape(num_pairs, 2).any(axis=1)) for row in eacnet_au_centre_mask(aus)
+    ]
+    width = max(len(p) for p in pairs_of_au)
+    table = np.stack([np.resize(p, width) for p in pairs_of_au]).astype(np.int32)
+    per_au = tf.reduce_max(tf.gather(pair_maps, table, axis=1), axis=2)  # (B, A, H, W)
     return tf.transpose(per_au, [0, 2, 3, 1])
