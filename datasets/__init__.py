@@ -5,3 +5,4 @@ Importing this package registers the builders with TFDS, so ``tfds.load("bp4d", 
 
 from tfau.datasets.bp4d import bp4d_dataset_builder
 from tfau.datasets.disfa import disfa_dataset_builder
+from tfau.datasets.synth_au import synth_au_dataset_builder

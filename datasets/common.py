@@ -9,11 +9,11 @@ Beam options, as ``beam.Create(tasks) | beam.FlatMap(...)``, so the same code sc
 laptop to a cluster. `BuildSummary` adds up what was skipped; builders log it at the end of the
 build and store it in ``info.metadata["build_summary"]``.
 
-Faces are cut out of the frame by one affine warp: JAA-Net's similarity alignment
-(``tfau.faces.align_face``'s transform) for the ``aligned<size>`` configs, a square box around
-the landmarks for the ``unaligned<size>`` configs (EAC-Net and AUNets use a detector's face box
-resized to 224). The landmarks are moved by the same matrix, so they stay in the pixels of the
-stored image.
+Faces are cut out of the frame by one affine warp: JAA-Net's similarity alignment (the
+transform of ``tfau.faces.align_face``, same interpolation and grey border) for the
+``aligned<size>`` configs, a square box around the landmarks for the ``unaligned<size>``
+configs (EAC-Net and AUNets use a detector's face box resized to 224). The landmarks are
+moved by the same matrix, so they stay in the pixels of the stored image.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from tfau.faces import align_face, inter_ocular_distance, transform_points
+from tfau.faces import (
+    inter_ocular_distance,
+    keypoints_from_landmarks,
+    similarity_from_keypoints,
+    transform_points,
+)
 
 logger = logging.getLogger("tfau.datasets")
 
@@ -473,6 +478,25 @@ def warp_face(image_rgb: np.ndarray, matrix: np.ndarray, image_size: int) -> np.
     )
 
 
+def face_matrix(
+    landmarks49: np.ndarray | None, spec: CropSpec, own_landmarks: bool = True
+) -> np.ndarray | None:
+    """The 2x3 frame-to-face matrix of a config, or None when it cannot be made.
+
+    Args:
+        landmarks49: the frame's landmarks (or, unaligned, a nearby frame's); None: none.
+        spec: aligned (JAA-Net similarity, ``tfau.faces``) or unaligned (square box).
+        own_landmarks: False when ``landmarks49`` belong to another frame: aligned configs
+            then make no face (a similarity transform needs the frame's own landmarks).
+    """
+    if landmarks49 is None or (spec.aligned and not own_landmarks):
+        return None
+    if spec.aligned:
+        keypoints = keypoints_from_landmarks(landmarks49)
+        return similarity_from_keypoints(keypoints, output_size=spec.image_size)
+    return box_matrix(landmarks49, spec.image_size)
+
+
 @dataclasses.dataclass(frozen=True)
 class CropSpec:
     """The picklable part of a `FaceConfig` that task functions need."""
@@ -521,17 +545,10 @@ def crop_face(
         landmarks, or unaligned without any box).
     """
     has_landmarks = landmarks49 is not None
-    if spec.aligned:
-        if not has_landmarks:
-            return None
-        aligned = align_face(image_rgb, landmarks49, output_size=spec.image_size)
-        matrix, face = aligned.matrix, aligned.image
-    else:
-        reference = landmarks49 if has_landmarks else box_landmarks
-        if reference is None:
-            return None
-        matrix = box_matrix(reference, spec.image_size)
-        face = warp_face(image_rgb, matrix, spec.image_size)
+    matrix = face_matrix(landmarks49 if has_landmarks else box_landmarks, spec, has_landmarks)
+    if matrix is None:
+        return None
+    face = warp_face(image_rgb, matrix, spec.image_size)
     features: dict[str, Any] = {"image": encode_jpeg(face), "has_landmarks": has_landmarks}
     if has_landmarks:
         moved = transform_points(landmarks49, matrix).astype(np.float32)

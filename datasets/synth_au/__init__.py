@@ -1,0 +1,1 @@
+"""SynthAU generated on the fly (``tfds.load("synth_au", ...)``): no licensed data needed."""
