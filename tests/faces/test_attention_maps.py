@@ -169,6 +169,11 @@ def test_maps_under_xla_and_in_dataset_map_match_eager():
         )
 
     eager = maps(face)
+    # One face at a time (per-example tf.data map) gives the same maps without a batch axis.
+    per_face = next(iter(tf.data.Dataset.from_tensor_slices(face).map(maps)))
+    for a, b in zip(eager, per_face, strict=True):
+        assert b.shape == a.shape[1:]
+        np.testing.assert_allclose(b.numpy(), a.numpy()[0], atol=1e-6)
     xla = tf.function(maps, jit_compile=True)(tf.constant(face))
     from_ds = next(iter(tf.data.Dataset.from_tensors(face).map(maps)))
     for a, b, c in zip(eager, xla, from_ds, strict=True):
@@ -184,8 +189,8 @@ def test_maps_have_no_gradient_to_the_landmarks():
 
 
 def test_map_errors():
-    with pytest.raises(ValueError, match=r"batched landmarks of shape \(batch, num_points, 2\)"):
-        faces.eacnet_attention_map(np.zeros((49, 2)), image_size=100)
+    with pytest.raises(ValueError, match=r"shape \(batch, num_points, 2\) or \(num_points, 2\)"):
+        faces.eacnet_attention_map(np.zeros((2, 1, 49, 2)), image_size=100)
     with pytest.raises(ValueError, match=r"`image_size` must be a positive integer or a \(height"):
         faces.eacnet_attention_map(np.zeros((1, 49, 2)), image_size=(1, 2, 3))
     with pytest.raises(

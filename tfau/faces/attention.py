@@ -73,16 +73,18 @@ def jaanet_map_size(image_size: int) -> int:
     return image_size // 4 + 8
 
 
-def _check_batched(landmarks: Any) -> tf.Tensor:
+def _as_batch(landmarks: Any) -> tuple[tf.Tensor, bool]:
+    """``(B, N, 2)`` or one face ``(N, 2)`` -> float ``(B, N, 2)`` and whether it was one face."""
     landmarks = tf.convert_to_tensor(landmarks)
-    if landmarks.shape.rank != 3 or landmarks.shape[-1] != 2:
+    rank = landmarks.shape.rank
+    if rank not in (2, 3) or landmarks.shape[-1] != 2:
         raise ValueError(
-            "Attention maps need batched landmarks of shape (batch, num_points, 2). "
-            f"Received: shape={tuple(landmarks.shape)}"
+            "Attention maps need landmarks of shape (batch, num_points, 2) or (num_points, 2). "
+            f"Received: shape={tuple(landmarks.shape) if rank is not None else None}"
         )
     if not landmarks.dtype.is_floating:
         landmarks = tf.cast(landmarks, tf.float32)
-    return landmarks
+    return (landmarks[None], True) if rank == 2 else (landmarks, False)
 
 
 def _per_centre_maps(
@@ -132,8 +134,8 @@ def jaanet_attention_maps(
     "UA" ablation (``xi = 0``: weight 1 in the windows).
 
     Args:
-        landmarks: ``(batch, 49, 2)`` landmarks in pixels of the ``image_size`` input
-            (66 or 68 points are converted to 49).
+        landmarks: ``(batch, 49, 2)`` landmarks in pixels of the ``image_size`` input, or
+            ``(49, 2)`` for one face (e.g. inside ``tf.data``); 66 or 68 points are converted.
         aus: AUs among ``tfau.faces.JAANET_AUS``; one map each, in this order.
         image_size: size of the image the landmarks belong to: ``int`` (square) or
             ``(height, width)``. Defaults to 176.
@@ -143,7 +145,8 @@ def jaanet_attention_maps(
         uniform: weight 1 inside the windows (the "UA" variant). Defaults to False.
 
     Returns:
-        ``(batch, map_size, map_size, len(aus))`` float32 maps in ``[0, 1]``.
+        ``(batch, map_size, map_size, len(aus))`` float32 maps in ``[0, 1]`` (no batch axis
+        for one face).
 
     Example:
         >>> maps = jaanet_attention_maps(landmarks, aus=(1, 2, 4), image_size=176)
@@ -161,11 +164,12 @@ def jaanet_attention_maps(
     _validate_map_args(map_size, 0, xi)
     slope = 0.0 if uniform else xi / (map_size * zeta)
     half_size = jaanet_half_size(map_size, zeta)
-    landmarks = _check_batched(landmarks)
+    landmarks, one_face = _as_batch(landmarks)
     centres = jaanet_au_centres(landmarks, aus)  # (B, 2A, 2), AU k at rows 2k, 2k + 1
     per_centre = _per_centre_maps(centres, (height, width), map_size, half_size, slope)
     pairs = tf.reshape(per_centre, [-1, len(aus), 2, map_size, map_size])
-    return tf.transpose(tf.reduce_max(pairs, axis=2), [0, 2, 3, 1])
+    maps = tf.transpose(tf.reduce_max(pairs, axis=2), [0, 2, 3, 1])
+    return maps[0] if one_face else maps
 
 
 def eacnet_attention_map(
@@ -183,8 +187,8 @@ def eacnet_attention_map(
     ``d_m`` the Manhattan distance to the centre; overlaps keep the maximum.
 
     Args:
-        landmarks: ``(batch, 49, 2)`` landmarks in pixels of the ``image_size`` input
-            (66 or 68 points are converted to 49).
+        landmarks: ``(batch, 49, 2)`` landmarks in pixels of the ``image_size`` input, or
+            ``(49, 2)`` for one face (e.g. inside ``tf.data``); 66 or 68 points are converted.
         image_size: size of the image the landmarks belong to: ``int`` (square) or
             ``(height, width)``.
         map_size: side of the map grid. Defaults to 100.
@@ -195,7 +199,8 @@ def eacnet_attention_map(
 
     Returns:
         ``(batch, map_size, map_size, 1)`` (one channel, channels-last) when ``aus`` is
-        ``None``, else ``(batch, map_size, map_size, len(aus))``; float32 in ``[0, 1]``.
+        ``None``, else ``(batch, map_size, map_size, len(aus))``; float32 in ``[0, 1]``; no
+        batch axis for one face.
 
     Example:
         >>> eacnet_attention_map(landmarks, image_size=224).shape  # (batch, 100, 100, 1)
@@ -205,12 +210,13 @@ def eacnet_attention_map(
         Detection", IEEE TPAMI 2018 (Sec. III-B, eq. 1, Table I).
     """
     _validate_map_args(map_size, half_size, slope)
-    landmarks = _check_batched(landmarks)
+    landmarks, one_face = _as_batch(landmarks)
     per_centre = _per_centre_maps(
         eacnet_roi_centres(landmarks), image_size, map_size, half_size, slope
     )
     if aus is None:
-        return tf.reduce_max(per_centre, axis=1)[..., None]
+        maps = tf.reduce_max(per_centre, axis=1)[..., None]
+        return maps[0] if one_face else maps
     # Maps of the 10 centre pairs, then each AU's maximum over its pairs (AU10 has two; the
     # others repeat their one pair so the table is rectangular).
     num_pairs = len(EACNET_CENTRES)
@@ -223,4 +229,5 @@ def eacnet_attention_map(
     width = max(len(p) for p in pairs_of_au)
     table = np.stack([np.resize(p, width) for p in pairs_of_au]).astype(np.int32)
     per_au = tf.reduce_max(tf.gather(pair_maps, table, axis=1), axis=2)  # (B, A, H, W)
-    return tf.transpose(per_au, [0, 2, 3, 1])
+    maps = tf.transpose(per_au, [0, 2, 3, 1])
+    return maps[0] if one_face else maps
