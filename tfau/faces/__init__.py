@@ -23,7 +23,7 @@ AU centres (``tfau.faces.au_centres``), 49-point landmarks in, pixels out:
     ``eacnet_roi_centres(landmarks)``: ``(..., 20, 2)``, E-Net map and C-Net crop centres (np/tf).
     ``eacnet_au_centre_mask(aus=EACNET_AUS)``: ``(len(aus), 20)`` bool, centres of each AU.
 
-Attention maps (``tfau.faces.attention``), TF graph, batched ``(B, 49, 2)`` in:
+Attention maps (``tfau.faces.attention``), TF graph, ``(B, 49, 2)`` (or one face) in:
     ``jaanet_attention_maps(landmarks, aus, image_size=176, map_size=None, zeta=0.14,
     xi=0.56, uniform=False)``: ``(B, 52, 52, len(aus))`` for 176 (eq. 3 of JAA-Net).
     ``eacnet_attention_map(landmarks, image_size, map_size=100, aus=None, half_size=5,
