@@ -1,0 +1,129 @@
+"""LocalAUBranches: equals one plain Keras CNN per AU on map-weighted features, summed."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfau.layers.local_au_branches import LocalAUBranches, branch_output_size
+
+FILTERS = (5, 6, 7)
+
+
+def _inputs(seed=0, size=12, channels=4, num_aus=3):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(2, size, size, channels)).astype("float32")
+    maps = rng.uniform(size=(2, size, size, num_aus)).astype("float32")
+    return features, maps
+
+
+def _reference(layer, features, maps, training):
+    """The straightforward per-AU loop with Keras layers and the layer's weight slices."""
+    num_aus = maps.shape[-1]
+    total = 0.0
+    for au in range(num_aus):
+        x = features * maps[..., au : au + 1]
+        index = 0
+        for filters in layer.filters:
+            for _ in range(layer.convs_per_stage):
+                units = slice(au * filters, (au + 1) * filters)
+                stride = layer.first_stride if index == 0 else 1
+                conv = keras.layers.Conv2D(filters, 3, strides=stride, padding="valid")
+                x = keras.layers.ZeroPadding2D(1)(x)
+                conv.build(x.shape)
+                conv.set_weights(
+                    [
+                        layer.kernels[index].numpy()[..., units],
+                        layer.biases[index].numpy()[units],
+                    ]
+                )
+                x = conv(x)
+                source = layer.batch_norms[index]
+                batch_norm = keras.layers.BatchNormalization(epsilon=source.epsilon)
+                batch_norm.build(x.shape)
+                batch_norm.set_weights([w.numpy()[units] for w in source.weights])
+                x = keras.ops.relu(batch_norm(x, training=training))
+                index += 1
+            x = keras.layers.MaxPooling2D(2)(x)
+        total = total + np.asarray(x)
+    return total
+
+
+@pytest.mark.parametrize("implementation", ["per_au", "grouped"])
+@pytest.mark.parametrize("first_stride", [1, 2])
+@pytest.mark.parametrize("training", [False, True])
+def test_matches_a_per_au_keras_loop(implementation, first_stride, training):
+    size = 24 if first_stride == 2 else 12
+    features, maps = _inputs(size=size)
+    layer = LocalAUBranches(
+        filters=FILTERS, first_stride=first_stride, implementation=implementation
+    )
+    layer([features, maps])
+    # Non-trivial BatchNorm statistics and affine parameters.
+    rng = np.random.default_rng(1)
+    for batch_norm in layer.batch_norms:
+        gamma, beta, mean, variance = batch_norm.get_weights()
+        batch_norm.set_weights(
+            [
+                rng.uniform(0.5, 2, gamma.shape).astype("float32"),
+                rng.normal(size=beta.shape).astype("float32"),
+                rng.normal(size=mean.shape).astype("float32"),
+                rng.uniform(0.5, 2, variance.shape).astype("float32"),
+            ]
+        )
+    expected = _reference(layer, features, maps, training)
+    output = layer([features, maps], training=training)
+    assert output.shape == (2, 1, 1, 7) == expected.shape
+    np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_parameter_count_is_one_branch_per_au():
+    features, maps = _inputs(num_aus=3)
+    layer = LocalAUBranches(filters=FILTERS)
+    layer([features, maps])
+    convs = (4 * 5 + 5 * 5 + 5 * 6 + 6 * 6 + 6 * 7 + 7 * 7) * 9 + 2 * (5 + 6 + 7)
+    batch_norms = 4 * 2 * (5 + 6 + 7)
+    assert layer.count_params() == 3 * (convs + batch_norms)
+
+
+def test_output_shape_and_serialization():
+    layer = LocalAUBranches(filters=FILTERS, first_stride=2, implementation="grouped")
+    assert layer.compute_output_shape([(None, 44, 44, 64), (None, 44, 44, 12)]) == (
+        None,
+        2,
+        2,
+        7,
+    )
+    assert branch_output_size(44, 3) == 5
+    restored = LocalAUBranches.from_config(layer.get_config())
+    assert restored.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"filters": ()}, r"`filters` must be a non-empty sequence .* filters=\(\)"),
+        (
+            {"convs_per_stage": 0},
+            r"`convs_per_stage` must be a positive integer. Received: convs_per_stage=0",
+        ),
+        (
+            {"first_stride": 0},
+            r"`first_stride` must be a positive integer. Received: first_stride=0",
+        ),
+        (
+            {"implementation": "xla"},
+            r"`implementation` must be one of .*Received: implementation='xla'",
+        ),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LocalAUBranches(**kwargs)
+
+
+def test_bad_inputs():
+    features, maps = _inputs()
+    with pytest.raises(ValueError, match="must have the features' height and width"):
+        LocalAUBranches(filters=FILTERS)([features, maps[:, :10, :10]])
+    with pytest.raises(ValueError, match="too small for 3 max-pools"):
+        LocalAUBranches(filters=FILTERS)([features[:, :6, :6], maps[:, :6, :6]])
