@@ -1,14 +1,42 @@
 """Process set-up that must happen before TensorFlow or Keras is first imported.
 
-Keeps ``import tfau`` quiet: TensorFlow's C++ start-up INFO/WARNING lines are hidden unless the
-user already chose a level, and Keras is pinned to the TensorFlow backend (tfau's layers use a
-few TF-only ops). oneDNN stays enabled: it is what makes convolutions fast on AVX-512 CPUs.
+Keeps ``import tfau`` quiet and pins Keras to the TensorFlow backend (tfau's layers use a few
+TF-only ops). oneDNN stays enabled: it is what makes convolutions fast on AVX-512 CPUs.
+
+TensorFlow's shared libraries print a few INFO lines (oneDNN, CUDA stubs) through absl before
+absl's logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them. When the user has
+not chosen a log level, TensorFlow is imported here with the stderr file descriptor pointed at
+/dev/null; Python-level errors raised by that import still reach the user, after stderr is
+restored.
 """
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def configure() -> None:
-    """Set tfau's environment defaults without overriding anything the user set."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Sets tfau's environment defaults without overriding anything the user set."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with _stderr_silenced():
+        import tensorflow  # noqa: F401
