@@ -218,3 +218,13 @@ def test_spatial_mode_needs_images():
         ValueError, match=r"'spatial' mode the input must be .*Received: input_shape=\(2, 6\)"
     ):
         LocalResponseNormalization(mode="spatial")(np.ones((2, 6), "float32"))
+
+
+def test_channel_mode_needs_a_known_channel_count():
+    with pytest.raises(ValueError, match=r"number of channels \(last axis\) must be known"):
+        LocalResponseNormalization().build((None, 8, 8, None))
+
+
+def test_needs_a_channel_axis():
+    with pytest.raises(ValueError, match=r"at least a batch and a channel axis.*\(4,\)"):
+        LocalResponseNormalization().build((4,))
