@@ -1,0 +1,203 @@
+"""disfa builder on dummy data written by the SynthAU DISFA writer (make_dummy_data).
+
+The dummy data holds SN001 and SN010 (part1), SN006 (part2), SN003 (part3): both landmark
+naming schemes, both landmark sub-folder names, missing landmark files and SN010's short
+label files, as listed in the writer's manifest.
+"""
+
+from __future__ import annotations
+
+import cv2
+import dataset_test_utils as utils
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+import tfau.datasets  # noqa: F401  (registers the builders)
+from tfau.datasets import common, make_dummy_data
+from tfau.datasets.disfa import disfa_dataset_builder, layout
+
+from tfau.faces import convert_landmarks
+from tfau.synth import ALL_AUS, DISFA_VIEWS, SynthAU
+
+MANIFEST = utils.manifest(utils.DISFA_DUMMY)
+SUBJECTS = {entry["subject"]: entry for entry in MANIFEST["subjects"]}
+PART_OF = {s: part for part, subjects in layout.PARTS.items() for s in subjects}
+
+
+def _expected_counts(aligned: bool) -> dict[str, int]:
+    counts = dict.fromkeys(layout.PARTS, 0)
+    for entry in MANIFEST["subjects"]:
+        labelled = range(1, min(entry["label_lines"], entry["video_frames"]) + 1)
+        missing = set(entry["missing_landmarks"]) if aligned else set()
+        counts[PART_OF[entry["subject"]]] += sum(f not in missing for f in labelled)
+    return counts
+
+
+class DisfaAlignedTest(tfds.testing.DatasetBuilderTestCase):
+    """Left (default) and right camera, aligned 200: frames without landmarks skipped."""
+
+    DATASET_CLASS = disfa_dataset_builder.Builder
+    # TFDS finds dummy_data from the module name, which an editable install maps elsewhere.
+    EXAMPLE_DIR = str(utils.DISFA_DUMMY)
+    BUILDER_CONFIG_NAMES_TO_TEST = ["aligned200"]  # noqa: RUF012
+    SPLITS = {"part1": 5, "part2": 4, "part3": 4}  # noqa: RUF012
+
+
+#: Unaligned: every labelled frame is kept (checked with a plain build below).
+UNALIGNED_SPLITS = {"part1": 9, "part2": 5, "part3": 5}
+
+
+def _generator_sequence(subject: str):
+    """The SynthAU sequence the writer rendered for ``subject``."""
+    width, height = MANIFEST["image_size"]
+    generator = SynthAU(
+        "disfa",
+        image_size=(width, height),
+        seed=make_dummy_data.SEED,
+        views=DISFA_VIEWS,
+        face_width=0.34,
+    )
+    return generator.sequence(subject, "", SUBJECTS[subject]["video_frames"])
+
+
+def _run(aligned: bool, camera: str = "left") -> dict[str, common.SequenceResult]:
+    found = layout.find_layout(utils.DISFA_DUMMY, camera=camera)
+    crop = common.CropSpec(aligned=aligned, image_size=64)
+    return {s: layout.subject_examples(layout.make_task(found, s, crop)) for s in found.subjects}
+
+
+@pytest.fixture(scope="module")
+def unaligned():
+    return _run(aligned=False)
+
+
+def test_split_counts_follow_the_manifest():
+    assert _expected_counts(aligned=True) == DisfaAlignedTest.SPLITS
+    assert _expected_counts(aligned=False) == UNALIGNED_SPLITS
+
+
+@pytest.mark.parametrize("subject", ["SN003", "SN006", "SN001"])
+def test_both_landmark_naming_schemes_and_folders(subject):
+    entry = SUBJECTS[subject]
+    task = layout.make_task(
+        layout.find_layout(utils.DISFA_DUMMY), subject, common.CropSpec(True, 64)
+    )
+    files = layout.index_landmarks(task.landmark_dir)
+    assert all(path.parent.name == entry["landmark_folder"] for path in files.values())
+    expected_frames = set(range(1, entry["video_frames"] + 1)) - set(entry["missing_landmarks"])
+    assert set(files) == expected_frames
+    truth = _generator_sequence(subject).landmarks66[0]
+    for frame, path in files.items():
+        points = layout.read_landmarks66(path, common.SequenceResult())
+        np.testing.assert_allclose(points, truth[frame - 1], atol=1e-3)
+
+
+def test_landmark_file_names():
+    assert layout.landmark_frame("SN001_0000_lm.mat") == 1
+    assert layout.landmark_frame("SN001_4844_lm.mat") == 4845
+    assert layout.landmark_frame("l00001_lm.mat") == 1
+    assert layout.landmark_frame("l04845_lm.mat") == 4845
+    assert layout.landmark_frame("SN001_au1.txt") is None
+
+
+def test_sn010_is_one_line_short(unaligned):
+    result = unaligned["SN010"]
+    assert [key for key, _ in result.examples] == [f"SN010_{f:05d}" for f in range(1, 5)]
+    assert [reason for reason, _ in result.skipped] == ["no_label_line"]
+    assert result.skipped[0][1].endswith("LeftVideoSN010_comp.avi: video frame 4")
+    assert not unaligned["SN003"].skipped
+
+
+def test_label_frame_f_is_video_frame_f_minus_1(unaligned):
+    subject = "SN003"
+    video_path = utils.DISFA_DUMMY / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi"
+    capture = cv2.VideoCapture(str(video_path))
+    video = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        video.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    capture.release()
+    examples = dict(unaligned[subject].examples)
+    spec = common.CropSpec(aligned=False, image_size=64)
+    frame = 3
+    example = examples[f"{subject}_{frame:05d}"]
+    files = layout.index_landmarks(str(utils.DISFA_DUMMY / "Landmark_Points" / subject))
+    points = layout.read_landmarks66(files[frame], common.SequenceResult())
+    same = common.crop_face(video[frame - 1], convert_landmarks(points, 49), spec)
+    later = common.crop_face(video[frame], convert_landmarks(points, 49), spec)
+    assert example["image"] == same["image"]
+    assert example["image"] != later["image"]
+
+
+def test_occurrence_is_intensity_at_least_2(unaligned):
+    examples = [example for result in unaligned.values() for _, example in result.examples]
+    for example in examples:
+        for k, au in enumerate(layout.STANDARD_AUS):
+            assert example["au"][k] == int(example["au_intensity"][au - 1] >= 2)
+        assert example["au_full_mask"].sum() == len(layout.CODED_AUS)
+    sequence = _generator_sequence("SN006")
+    labels = sequence.labels
+    for key, example in unaligned["SN006"].examples:
+        frame = int(key.split("_")[1])
+        for au in layout.CODED_AUS:
+            assert example["au_intensity"][au - 1] == labels[frame - 1, ALL_AUS.index(au)]
+
+
+def test_unaligned_keeps_frames_without_landmarks(unaligned):
+    result = unaligned["SN001"]
+    assert result.kept_without_landmarks == len(SUBJECTS["SN001"]["missing_landmarks"])
+    for key, example in result.examples:
+        frame = int(key.split("_")[1])
+        missing = frame in SUBJECTS["SN001"]["missing_landmarks"]
+        assert example["has_landmarks"] == (not missing)
+        assert np.any(example["landmarks66"] != 0) == (not missing)
+
+
+def test_right_camera_registers_left_landmarks():
+    for subject in ("SN003", "SN006"):
+        task = layout.make_task(
+            layout.find_layout(utils.DISFA_DUMMY, camera="right"),
+            subject,
+            common.CropSpec(True, 64),
+        )
+        assert task.video.endswith(f"RightVideo{subject}_Comp.avi")
+        assert task.landmark_video.endswith(f"LeftVideo{subject}_comp.avi")
+        truth = _generator_sequence(subject).landmarks66
+        landmarks = {
+            f: layout.read_landmarks66(p, common.SequenceResult())
+            for f, p in layout.index_landmarks(task.landmark_dir).items()
+        }
+        shift = layout.stereo_offset(task.landmark_video, task.video, landmarks)
+        true_shift = (truth[1] - truth[0]).mean(axis=(0, 1))
+        face_width = np.ptp(truth[0][..., 0], axis=-1).mean()
+        # Approximate: the right camera sees the face from another angle.
+        assert np.abs(shift - true_shift).max() < 0.2 * face_width
+
+
+def test_built_unaligned_splits(tmp_path):
+    builder = utils.build("disfa/unaligned224", utils.DISFA_DUMMY, tmp_path)
+    assert {k: v.num_examples for k, v in builder.info.splits.items()} == UNALIGNED_SPLITS
+    summary = builder.info.metadata["build_summary"]
+    assert summary["skipped"] == {"no_label_line": 1}
+    assert summary["kept_without_landmarks"] == sum(
+        sum(f <= e["label_lines"] for f in e["missing_landmarks"]) for e in MANIFEST["subjects"]
+    )
+    example = next(iter(tfds.as_numpy(builder.as_dataset(split="part3").take(1))))
+    assert example["image"].shape == (224, 224, 3)
+    assert example["landmarks66"].shape == (66, 2)
+    assert example["au"].shape == (8,)
+
+
+def test_bad_manual_dir_fails_fast(tmp_path):
+    (tmp_path / "ActionUnit_Labels" / "SN001").mkdir(parents=True)
+    with pytest.raises(
+        common.ManualDirError,
+        match=r"(?s)not a DISFA manual_dir\. Missing:.*left camera videos: "
+        r"Videos_LeftCamera or Video_LeftCamera/LeftVideoSNxxx_comp\.avi.*Landmark_Points"
+        r".*Found: .* contains: ActionUnit_Labels/",
+    ):
+        layout.find_layout(tmp_path)
+    with pytest.raises(common.ManualDirError, match="right camera videos: Video_RightCamera"):
+        layout.find_layout(tmp_path, camera="right")
