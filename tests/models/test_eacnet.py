@@ -1,0 +1,296 @@
+"""EAC-Net family: FVGG, E-Net and EAC-Net builders and the per-region layers."""
+
+import gc
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfau import faces
+from tfau.models.eacnet import (
+    FVGG,
+    EACNet,
+    EACNetROICentres,
+    ENet,
+    RegionConv2D,
+    RegionDense,
+)
+from tfau.models.vgg import vgg_filters
+
+TINY = {"input_size": 32, "num_aus": 3, "width": 1 / 16, "fc_units": 32, "head_units": 16}
+RNG = np.random.default_rng(0)
+
+
+def _batch(size=2):
+    landmarks = RNG.uniform(6, 26, (size, 49, 2)).astype(np.float32)
+    return {"image": RNG.random((size, 32, 32, 3), dtype=np.float32), "landmarks": landmarks}
+
+
+def _num(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def _group_params(model, prefix, groups):
+    return _num(
+        w
+        for layer in model.layers
+        if any(layer.name.startswith(f"{prefix}_block{g}_conv") for g in groups)
+        for w in layer.weights
+    )
+
+
+@pytest.mark.parametrize("frozen_groups", [3, 2])
+def test_fvgg_freezes_its_low_groups(frozen_groups):
+    model = FVGG(frozen_groups=frozen_groups, **TINY)
+    assert model.name == "fvgg"
+    assert [t.name for t in model.inputs] == ["image"]
+    out = model({"image": _batch()["image"]})
+    assert out["au"].shape == (2, 3) and out["au"].dtype == "float32"
+    convs = [layer for layer in model.layers if "_conv" in layer.name]
+    assert len(convs) == 16  # VGG-19
+    for layer in convs:
+        group = int(layer.name.split("_block")[1][0])
+        assert layer.trainable == (group > frozen_groups), layer.name
+    frozen = _group_params(model, "fvgg", range(1, frozen_groups + 1))
+    assert _num(model.trainable_weights) == model.count_params() - frozen
+    # The paper's head: fc6, a new fc (head_units) and the AU outputs.
+    assert model.get_layer("fvgg_head_fc").kernel.shape == (32, 16)
+    assert model.get_layer("fvgg_au_logits").kernel.shape == (16, 3)
+
+
+def test_enet_attention_comes_from_the_landmarks_and_enhances_groups_3_and_4():
+    model = ENet(**TINY)
+    assert sorted(t.name for t in model.inputs) == ["image", "landmarks"]
+    batch = _batch()
+    probe = keras.Model(
+        model.inputs,
+        [
+            model.get_layer("enet_attention").output,
+            model.get_layer("enet_block3_conv1").output,
+            model.get_layer("enet_block3_conv4").output,
+            model.get_layer("enet_block3_enhance").output,
+            model.get_layer("enet_block4_conv1").output,
+            model.get_layer("enet_block4_conv4").output,
+            model.get_layer("enet_block4_enhance").output,
+        ],
+    )
+    attention, c31, c34, group3, c41, c44, group4 = (np.asarray(t) for t in probe(batch))
+    np.testing.assert_allclose(
+        attention, faces.eacnet_attention_map(batch["landmarks"], image_size=32), atol=1e-6
+    )
+    for conv1, conv4, enhanced in ((c31, c34, group3), (c41, c44, group4)):
+        size = conv1.shape[1:3]
+        resized = tf.image.resize(attention, size, method="bilinear").numpy()
+        np.testing.assert_allclose(enhanced, conv4 + conv1 * resized, rtol=1e-5, atol=1e-6)
+    # The pooled group-3 output (not conv3_4) feeds group 4.
+    pool3 = model.get_layer("enet_block3_pool")
+    assert pool3.input is model.get_layer("enet_block3_enhance").output
+    moved = dict(batch, landmarks=batch["landmarks"][::-1].copy())
+    assert not np.allclose(model(batch)["au"], model(moved)["au"])
+    frozen = _group_params(model, "enet", (1, 2))
+    assert _num(model.trainable_weights) == model.count_params() - frozen
+
+
+def test_eacnet_crops_the_20_centres_of_the_lrn_output():
+    model = EACNet(region_units=8, **TINY)
+    batch = _batch()
+    probe = keras.Model(
+        model.inputs,
+        [
+            model.get_layer("eacnet_cnet_centres").output,
+            model.get_layer("eacnet_cnet_crop").output,
+            model.get_layer("eacnet_cnet_region_conv").output,
+            model.get_layer("eacnet_cnet_region_fc").output,
+        ],
+    )
+    centres, crops, conv, fc = (np.asarray(t) for t in probe(batch))
+    np.testing.assert_allclose(centres, faces.eacnet_roi_centres(batch["landmarks"]), atol=1e-5)
+    channels = vgg_filters(1 / 16)[3]
+    assert crops.shape == (2, 20, 6, 6, channels)
+    assert conv.shape == (2, 20, 4, 4, channels)  # own valid 3x3 conv per region
+    assert fc.shape == (2, 20, 8)
+    lrn = model.get_layer("eacnet_cnet_lrn")
+    assert (lrn.size, lrn.alpha, lrn.beta, lrn.bias, lrn.mode) == (3, 0.002, 0.75, 2.0, "spatial")
+    assert lrn.input is model.get_layer("eacnet_block4_enhance").output
+    # Fusion: E-Net fc6 (32) + 20 regions x 8 -> head fc.
+    assert model.get_layer("eacnet_head_fc").kernel.shape == (32 + 20 * 8, 16)
+    assert model(batch)["au"].shape == (2, 3)
+    alone = EACNet(region_units=8, fuse_enet=False, **TINY)
+    assert alone.get_layer("eacnet_head_fc").kernel.shape == (20 * 8, 16)
+    assert not any(layer.name.startswith("eacnet_block5") for layer in alone.layers)
+
+
+def test_eacnet_starts_from_a_trained_enet():
+    enet = ENet(**TINY)
+    model = EACNet(region_units=8, enet=enet, **TINY)
+    copied = [
+        layer
+        for layer in model.layers
+        if layer.weights and (layer.name.startswith("eacnet_block") or layer.name == "eacnet_fc6")
+    ]
+    assert len(copied) == 17  # 16 convolutions and fc6
+    for layer in copied:
+        source = enet.get_layer(layer.name.replace("eacnet_", "enet_", 1))
+        for new, old in zip(layer.get_weights(), source.get_weights(), strict=True):
+            np.testing.assert_array_equal(new, old)
+    fresh = EACNet(region_units=8, **TINY)
+    assert not np.array_equal(
+        fresh.get_layer("eacnet_block4_conv4").kernel.numpy(),
+        enet.get_layer("enet_block4_conv4").kernel.numpy(),
+    )
+    with pytest.raises(ValueError, match="`enet` must be a model built by ENet"):
+        EACNet(region_units=8, enet=FVGG(**TINY), **TINY)
+    with pytest.raises(ValueError, match="Cannot load eacnet_block1_conv1"):
+        EACNet(region_units=8, enet=ENet(**dict(TINY, width=1 / 8)), **TINY)
+
+
+def test_eacnet_keras_round_trip(tmp_path):
+    model = EACNet(region_units=8, **TINY)
+    batch = _batch()
+    path = str(tmp_path / "eacnet.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded(batch)["au"], model(batch)["au"], rtol=1e-5, atol=1e-6)
+
+
+def test_region_conv2d_matches_a_per_region_numpy_convolution():
+    x = RNG.standard_normal((2, 3, 6, 5, 4)).astype(np.float32)
+    layer = RegionConv2D(7, 3, activation="relu")
+    out = np.asarray(layer(x))
+    assert out.shape == (2, 3, 4, 3, 7)
+    kernel = layer.kernel.numpy().reshape(3, 3, 3, 4, 7)  # (regions, kh, kw, in, out)
+    bias = layer.bias.numpy()
+    expected = np.zeros_like(out)
+    for r in range(3):
+        for i in range(4):
+            for j in range(3):
+                window = x[:, r, i : i + 3, j : j + 3, :]
+                expected[:, r, i, j] = np.einsum("bhwc,hwcf->bf", window, kernel[r]) + bias[r]
+    np.testing.assert_allclose(out, np.maximum(expected, 0), rtol=1e-5, atol=1e-5)
+    # Each region has its own kernel: same numbers as a Conv2D given that region's kernel.
+    conv = keras.layers.Conv2D(7, 3, activation="relu")
+    conv.build((None, 6, 5, 4))
+    conv.set_weights([kernel[1], bias[1]])
+    np.testing.assert_allclose(out[:, 1], conv(x[:, 1]), rtol=1e-5, atol=1e-5)
+
+
+def test_region_dense_matches_per_region_matrices():
+    x = RNG.standard_normal((2, 4, 3, 5)).astype(np.float32)
+    layer = RegionDense(6)
+    out = np.asarray(layer(x))
+    kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+    assert kernel.shape == (4, 15, 6)
+    expected = np.stack([x[:, r].reshape(2, 15) @ kernel[r] + bias[r] for r in range(4)], axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_region_layers_initialise_with_per_region_fans():
+    layer = RegionDense(150, kernel_initializer=keras.initializers.GlorotUniform(seed=1))
+    layer.build((None, 20, 8192))
+    limit = np.sqrt(6 / (8192 + 150))  # one region's Glorot limit, not 20 regions'
+    kernel = layer.kernel.numpy()
+    assert kernel.max() <= limit and kernel.max() > 0.99 * limit
+
+
+def test_region_layers_config_round_trip():
+    for layer in (RegionConv2D(5, 3, activation="relu"), RegionDense(4), EACNetROICentres()):
+        clone = layer.__class__.from_config(layer.get_config())
+        assert clone.get_config() == layer.get_config()
+
+
+def test_errors_name_the_bad_value():
+    with pytest.raises(ValueError, match="`filters` must be a positive integer"):
+        RegionConv2D(0)
+    with pytest.raises(ValueError, match="`units` must be a positive integer"):
+        RegionDense(-1)
+    with pytest.raises(ValueError, match=r"expects \(batch, regions, height, width, channels\)"):
+        RegionConv2D(4)(np.zeros((2, 6, 6, 3), np.float32))
+    with pytest.raises(ValueError, match=r"landmarks of shape \(batch, 49, 2\)"):
+        EACNetROICentres()(np.zeros((2, 10, 2), np.float32))
+    with pytest.raises(ValueError, match="`frozen_groups` must be an integer from 0 to 4"):
+        FVGG(frozen_groups=5, **TINY)
+    with pytest.raises(ValueError, match="`region_units` must be a positive integer"):
+        EACNet(region_units=0, **TINY)
+
+
+def _keras_applications_style_vgg(depth, width=1 / 16, side=32, fc_units=32):
+    image = keras.Input((side, side, 3))
+    x = image
+    sizes = (2, 2, 3, 3, 3) if depth == 16 else (2, 2, 4, 4, 4)
+    for group, (filters, convs) in enumerate(zip(vgg_filters(width), sizes, strict=True), 1):
+        for index in range(1, convs + 1):
+            x = keras.layers.Conv2D(
+                filters, 3, padding="same", activation="relu", name=f"block{group}_conv{index}"
+            )(x)
+        x = keras.layers.MaxPooling2D(name=f"block{group}_pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(fc_units, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(fc_units, activation="relu", name="fc2")(x)
+    return keras.Model(image, x)
+
+
+def test_vgg19_weights_load_into_fvgg_and_enet(tmp_path):
+    source = _keras_applications_style_vgg(19)
+    path = str(tmp_path / "vgg19.weights.h5")
+    source.save_weights(path)
+    for model in (FVGG(weights=path, **TINY), ENet(weights=path, **TINY)):
+        for name in ("block1_conv1", "block4_conv4", "block5_conv4"):
+            np.testing.assert_array_equal(
+                model.get_layer(f"{model.name}_{name}").kernel.numpy(),
+                source.get_layer(name).kernel.numpy(),
+            )
+        np.testing.assert_array_equal(
+            model.get_layer(f"{model.name}_fc6").kernel.numpy(),
+            source.get_layer("fc1").kernel.numpy(),
+        )
+    vgg16 = str(tmp_path / "vgg16.weights.h5")
+    _keras_applications_style_vgg(16).save_weights(vgg16)
+    with pytest.raises(ValueError, match="has no weights for fvgg_block3_conv4"):
+        FVGG(weights=vgg16, **TINY)
+
+
+# Full-size layer sizes (224 input, 12 AUs), written out from the papers' layer lists.
+VGG19_CONVS = sum(
+    3 * 3 * cin * cout + cout
+    for cin, cout in [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256)]
+    + [(256, 256)] * 3
+    + [(256, 512)]
+    + [(512, 512)] * 7
+)
+FC6 = 7 * 7 * 512 * 4096 + 4096
+REGIONS = 20 * (3 * 3 * 512 * 512 + 512) + 20 * (4 * 4 * 512 * 150 + 150)
+FROZEN_GROUPS_1_2 = sum(
+    3 * 3 * cin * cout + cout for cin, cout in [(3, 64), (64, 64), (64, 128), (128, 128)]
+)
+FROZEN_GROUPS_1_3 = FROZEN_GROUPS_1_2 + (3 * 3 * 128 * 256 + 256) + 3 * (3 * 3 * 256 * 256 + 256)
+FULL_SIZE = {
+    "FVGG": VGG19_CONVS + FC6 + (4096 * 2048 + 2048) + (2048 * 12 + 12),
+    "ENet": VGG19_CONVS + FC6 + (4096 * 2048 + 2048) + (2048 * 12 + 12),
+    "EACNet": VGG19_CONVS + FC6 + REGIONS + ((4096 + 3000) * 2048 + 2048) + (2048 * 12 + 12),
+}
+
+
+@pytest.fixture(scope="module")
+def full_size_counts():
+    """Counts of the 224-input networks, built once under StatelessScope (no random draws)."""
+    counts = {}
+    for name, builder in (("FVGG", FVGG), ("ENet", ENet), ("EACNet", EACNet)):
+        with keras.StatelessScope(initialize_variables=False):
+            model = builder()
+            counts[name] = (model.count_params(), _num(model.trainable_weights))
+        del model
+        keras.backend.clear_session()
+        gc.collect()
+    print("EAC-Net family counts (total, trainable):", counts)
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", list(FULL_SIZE))
+def test_full_size_parameter_counts(full_size_counts, network):
+    assert VGG19_CONVS == 20_024_384  # keras.applications.VGG19(include_top=False)
+    total, trainable = full_size_counts[network]
+    assert total == FULL_SIZE[network]
+    frozen = FROZEN_GROUPS_1_3 if network == "FVGG" else FROZEN_GROUPS_1_2
+    assert trainable == total - frozen
