@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfau.layers.local_au_branches import LocalAUBranches, branch_output_size
 
@@ -127,3 +128,32 @@ def test_bad_inputs():
         LocalAUBranches(filters=FILTERS)([features, maps[:, :10, :10]])
     with pytest.raises(ValueError, match="too small for 3 max-pools"):
         LocalAUBranches(filters=FILTERS)([features[:, :6, :6], maps[:, :6, :6]])
+
+
+@pytest.mark.parametrize("first_stride", [1, 2])
+def test_grouped_and_per_au_gradients_agree(first_stride):
+    # Also checks that the grouped convolutions have CPU gradients (TensorFlow has none for
+    # grouped convolutions with explicit padding).
+    features, maps = _inputs(size=12 * first_stride)
+    layers = {
+        implementation: LocalAUBranches(
+            filters=FILTERS, first_stride=first_stride, implementation=implementation
+        )
+        for implementation in ("per_au", "grouped")
+    }
+    layers["per_au"]([features, maps])
+    layers["grouped"]([features, maps])
+    layers["grouped"].set_weights(layers["per_au"].get_weights())
+    gradients = {}
+    for implementation, layer in layers.items():
+        inputs = [tf.constant(features), tf.constant(maps)]
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(layer(inputs, training=True) ** 2)
+        gradients[implementation] = tape.gradient(loss, [*inputs, *layer.trainable_weights])
+    # Biases before a training-mode BatchNorm get a zero gradient up to rounding: compare
+    # every gradient at the scale of the largest one.
+    scale = max(float(tf.reduce_max(tf.abs(g))) for g in gradients["per_au"])
+    for per_au, grouped in zip(gradients["per_au"], gradients["grouped"], strict=True):
+        np.testing.assert_allclose(grouped, per_au, rtol=1e-4, atol=1e-5 * scale)
+    assert float(tf.reduce_max(tf.abs(gradients["per_au"][0]))) > 1e-3 * scale

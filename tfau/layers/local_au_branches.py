@@ -9,7 +9,17 @@ from keras import ops
 from tfau.layers import _patches
 
 _IMPLEMENTATIONS = ("per_au", "grouped")
-_PADDING = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+
+# Padding 1 on each side (Caffe's pad 1) for every stride. Stride 1 uses "SAME" (identical for
+# a 3 x 3 kernel): TensorFlow has no CPU gradient for grouped convolutions with explicit
+# padding, and "SAME" with stride 2 would pad only after the map.
+def _pad(x, stride: int):
+    return x if stride == 1 else tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+
+
+def _padding(stride: int) -> str:
+    return "SAME" if stride == 1 else "VALID"
 
 
 def _check_positive_ints(values, name: str) -> tuple[int, ...]:
@@ -205,8 +215,7 @@ class LocalAUBranches(keras.layers.Layer):
     def _convolve(self, x, index, stride):
         """One native (grouped when ``x`` holds all AUs' channels) convolution."""
         kernel = ops.cast(self.kernels[index], x.dtype)
-        # Explicit padding of 1 on each side (Caffe's pad 1), also for the strided variant.
-        x = tf.nn.conv2d(x, kernel, stride, _PADDING)
+        x = tf.nn.conv2d(_pad(x, stride), kernel, stride, _padding(stride))
         return x + ops.cast(self.biases[index], x.dtype)
 
     def _convolve_per_au(self, per_au_inputs, index, stride):
@@ -217,7 +226,8 @@ class LocalAUBranches(keras.layers.Layer):
         outputs = []
         for au, x_au in enumerate(per_au_inputs):
             units = slice(au * out_per_au, (au + 1) * out_per_au)
-            outputs.append(tf.nn.conv2d(x_au, kernel[..., units], stride, _PADDING) + bias[units])
+            x_au = tf.nn.conv2d(_pad(x_au, stride), kernel[..., units], stride, _padding(stride))
+            outputs.append(x_au + bias[units])
         return ops.concatenate(outputs, axis=-1)
 
     def call(self, inputs, training=None):
