@@ -85,6 +85,16 @@ def run(args: argparse.Namespace) -> int:
             + builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS
         )
         return 2
+    if args.manual_dir is not None:
+        from etils import epath
+
+        manual_dir = epath.Path(args.manual_dir)
+        if not manual_dir.is_dir() or not any(manual_dir.iterdir()):
+            print(
+                f"error: --manual_dir {manual_dir} does not exist or is empty. Expected:\n"
+                + (builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS or "")
+            )
+            return 2
     kwargs: dict[str, Any] = {"data_dir": args.data_dir, "num_workers": args.num_workers}
     if args.config:
         kwargs["config"] = args.config
