@@ -19,5 +19,13 @@ from tfau.models.aunets import (
     MultiViewEnsemble,
     add_hydranet_head,
 )
+from tfau.models.drml import DRML, DRMLLCN, DRMLConvNet
 from tfau.models.eacnet import FVGG, EACNet, ENet
 from tfau.models.jaanet import JAANet
+from tfau.models.pattnet import (
+    PAttNet,
+    PAttNetHolistic,
+    PAttNetPerAU,
+    PAttNetSinglePatch,
+    PAttNetSoftmax,
+)

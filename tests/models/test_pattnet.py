@@ -1,0 +1,85 @@
+"""PAttNet and its Table 3 baselines: structure, independence of the nine encoders, counts."""
+
+import numpy as np
+import pytest
+
+import tfau
+from tfau.models import pattnet
+
+TINY = tfau.models.tiny_kwargs("PAttNet")
+
+
+def test_full_size_encoders_give_5184_features_per_patch():
+    model = pattnet.PAttNet()
+    assert model.get_layer("pattnet_encoder_flatten").output.shape == (None, 9, 5184)
+    assert model.get_layer("pattnet_encoder_fc").output.shape == (None, 9, 60)
+    outputs = {key: tuple(value.shape) for key, value in model.output.items()}
+    assert outputs == {"au": (None, 12), "patch_attention": (None, 9)}
+    assert model.input.name == "patches" and model.input.shape == (None, 9, 100, 100, 3)
+    # Per patch: convs 2,432 + 51,264 + 102,464, BN 4 x (32 + 64 + 64), fc 5184 x 60 + 60.
+    per_patch = 2_432 + 51_264 + 102_464 + 4 * 160 + 311_100
+    attention = 60 * 60 + 60 + 60  # W, b, context vector
+    assert model.count_params() == 9 * per_patch + attention + 60 * 12 + 12
+    assert model.count_params() == 4_215_552
+
+
+def test_nine_encoders_are_independent():
+    model = pattnet.PAttNet(**TINY)
+    rng = np.random.default_rng(0)
+    patches = rng.normal(size=(2, 9, 40, 40, 3)).astype("float32")
+    encoder = tfau.models.get("PAttNet")  # the registry returns the same builder
+    assert encoder is pattnet.PAttNet
+    import keras
+
+    encodings = keras.Model(model.input, model.get_layer("pattnet_encoder_fc").output)
+    before = np.asarray(encodings(patches, training=False))
+    changed = patches.copy()
+    changed[:, 4] = rng.normal(size=(2, 40, 40, 3))
+    after = np.asarray(encodings(changed, training=False))
+    differs = np.abs(after - before).max(axis=(0, 2)) > 1e-6
+    np.testing.assert_array_equal(differs, np.arange(9) == 4)
+
+
+def test_forward_outputs_and_attention_normalisation():
+    rng = np.random.default_rng(1)
+    patches = rng.normal(size=(3, 9, 40, 40, 3)).astype("float32")
+    sigmoid = pattnet.PAttNet(**TINY)(patches)
+    assert np.asarray(sigmoid["au"]).shape == (3, 3)
+    alpha = np.asarray(sigmoid["patch_attention"])
+    assert alpha.shape == (3, 9) and np.all((alpha > 0) & (alpha < 1))
+    softmax = tfau.models.get("PAttNet_Softmax")(**TINY)
+    assert softmax.name == "pattnet_softmax"
+    np.testing.assert_allclose(np.asarray(softmax(patches)["patch_attention"]).sum(1), 1, 1e-5)
+
+
+def test_one_network_per_au():
+    models = pattnet.PAttNetPerAU((1, 12), **{k: v for k, v in TINY.items() if k != "num_aus"})
+    assert sorted(models) == [1, 12]
+    assert models[12].name == "pattnet_au12"
+    assert models[1].output["au"].shape == (None, 1)
+    with pytest.raises(ValueError, match=r"Received: aus=\(1, 1\)"):
+        pattnet.PAttNetPerAU((1, 1))
+
+
+def test_single_patch_and_holistic_baselines():
+    single = pattnet.PAttNetSinglePatch()
+    assert single.input.name == "image" and single.input.shape == (None, 100, 100, 3)
+    assert single.get_layer("pattnet_single_patch_flatten").output.shape == (None, 5184)
+    assert single.count_params() == (2_432 + 51_264 + 102_464 + 640 + 311_100) + 60 * 12 + 12
+    holistic = pattnet.PAttNetHolistic()
+    # 200 -> 196 -> 98 -> 94 -> 47 -> 43 -> 21: 21 x 21 x 64 features.
+    assert holistic.get_layer("pattnet_holistic_flatten").output.shape == (None, 28_224)
+    assert holistic.name == "pattnet_holistic"
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match=r"`attention` must be one of .* Received: attention='x'"):
+        pattnet.PAttNet(**TINY, attention="x")
+    with pytest.raises(ValueError, match=r"Received: input_shape=\(9, 32, 32, 3\)"):
+        pattnet.PAttNet(**{**TINY, "input_shape": (9, 32, 32, 3)})
+    with pytest.raises(ValueError, match=r"Received: input_shape=\(40, 40, 3\)"):
+        pattnet.PAttNet(**{**TINY, "input_shape": (40, 40, 3)})
+    with pytest.raises(ValueError, match=r"Received: filters=\(8, 8\)"):
+        pattnet.PAttNet(**{**TINY, "filters": (8, 8)})
+    with pytest.raises(ValueError, match=r"Received: encoding_size=0"):
+        pattnet.PAttNetHolistic(encoding_size=0)

@@ -1,0 +1,299 @@
+"""PAttNet (Onal Ertugrul, Jeni and Cohn, BMVC 2019) and the baselines of its Table 3.
+
+Fig. 1 and section 4 ("Network") of the paper, with the details of the authors' code
+(reference/implementations.md):
+
+    nine 100 x 100 x 3 patches, each through its own encoder:
+        3 x [conv 5x5 (32, 64, 64 filters) -> ReLU -> BatchNorm -> max-pool 2]
+        -> flatten (9 x 9 x 64 = 5184) -> fc 60                      = e_p
+    sigmoid patch attention (W 60 x 60, context 60): v = sum_p alpha_p e_p
+    -> ReLU -> fc num_aus -> sigmoid
+
+The nine encoders run as one set of grouped convolutions (``groups=9``: group ``p`` sees
+only patch ``p``'s channels and has its own kernels, so they are nine independent encoders)
+and one per-patch fully connected layer (``EinsumDense`` with a kernel per patch), instead of
+nine towers of 13 layers each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+
+from tfau import layers
+from tfau.models.registry import register
+
+_ATTENTIONS = ("sigmoid", "softmax")
+
+#: Small PAttNet for tests and smoke runs: 40 x 40 patches leave 1 x 1 x 8 after the encoder.
+_TINY = {
+    "input_shape": (9, 40, 40, 3),
+    "num_aus": 3,
+    "filters": (8, 8, 8),
+    "encoding_size": 16,
+}
+_TINY_SINGLE = {"input_shape": (40, 40, 3), "num_aus": 3, "filters": (8, 8, 8), "encoding_size": 16}
+
+
+def _check_common(num_aus: int, filters: Sequence[int], encoding_size: int) -> None:
+    for arg_name, value in (("num_aus", num_aus), ("encoding_size", encoding_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"`{arg_name}` must be a positive integer. Received: {arg_name}={value!r}"
+            )
+    if len(filters) != 3 or not all(isinstance(f, int) and f >= 1 for f in filters):
+        raise ValueError(
+            "`filters` must be three positive integers (one per convolution). "
+            f"Received: filters={tuple(filters)!r}"
+        )
+
+
+def _check_patch_size(height: int, width: int, argument: str, shape: tuple) -> None:
+    if min(height, width) < 36:
+        raise ValueError(
+            f"`{argument}` must give patches of at least 36 x 36 pixels (three valid 5x5 "
+            "convolutions and 2x2 poolings; the paper uses 100 x 100). "
+            f"Received: {argument}={shape!r}"
+        )
+
+
+def apply_patch_encoder(x: Any, filters: Sequence[int], groups: int, name: str) -> Any:
+    """PAttNet's encoder: 3 x [conv 5x5 -> ReLU -> BatchNorm -> max-pool 2].
+
+    Args:
+        x: ``(batch, h, w, groups * channels)`` maps, the channels of patch ``p`` at
+            ``[p * channels, (p + 1) * channels)``.
+        filters: filters of the three convolutions per patch, e.g. ``(32, 64, 64)``.
+        groups: number of independent encoders (patches) sharing the tensor.
+        name: layer name prefix.
+
+    Returns:
+        ``(batch, h', w', groups * filters[-1])`` maps, grouped the same way.
+    """
+    for index, count in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(
+            groups * count, 5, groups=groups, activation="relu", name=f"{name}_conv{index}"
+        )(x)
+        x = keras.layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{index}")(x)
+    return x
+
+
+def apply_patch_encoders(
+    patches: Any, filters: Sequence[int], encoding_size: int, name: str
+) -> Any:
+    """Nine (``num_patches``) independent patch encoders -> ``(batch, num_patches, D)``.
+
+    Args:
+        patches: ``(batch, num_patches, h, w, c)`` patches.
+        filters: filters of the three convolutions of each encoder.
+        encoding_size: size ``D`` of each patch encoding ``e_p`` (60 in the paper).
+        name: layer name prefix.
+
+    Returns:
+        ``(batch, num_patches, encoding_size)`` patch encodings.
+    """
+    num_patches, height, width, channels = patches.shape[1:]
+    # (batch, p, h, w, c) -> (batch, h, w, p * c): patch p owns channel group p.
+    x = keras.layers.Permute((2, 3, 1, 4), name=f"{name}_patches_to_channels")(patches)
+    x = keras.layers.Reshape((height, width, num_patches * channels), name=f"{name}_group")(x)
+    x = apply_patch_encoder(x, filters, num_patches, name=name)
+    out_height, out_width = x.shape[1:3]
+    # (batch, h', w', p * f) -> (batch, p, h' * w' * f): each patch flattened as (h, w, f).
+    x = keras.layers.Reshape(
+        (out_height, out_width, num_patches, filters[-1]), name=f"{name}_ungroup"
+    )(x)
+    x = keras.layers.Permute((3, 1, 2, 4), name=f"{name}_channels_to_patches")(x)
+    x = keras.layers.Reshape(
+        (num_patches, out_height * out_width * filters[-1]), name=f"{name}_flatten"
+    )(x)
+    return keras.layers.EinsumDense(
+        "bpf,pfe->bpe",
+        output_shape=(num_patches, encoding_size),
+        bias_axes="pe",
+        name=f"{name}_fc",
+    )(x)
+
+
+@register(tiny_kwargs=_TINY)
+def PAttNet(
+    input_shape: Sequence[int] = (9, 100, 100, 3),
+    num_aus: int = 12,
+    attention: str = "sigmoid",
+    filters: Sequence[int] = (32, 64, 64),
+    encoding_size: int = 60,
+    name: str | None = None,
+) -> keras.Model:
+    """Builds PAttNet: one CNN per facial patch, patch attention, ReLU and fc.
+
+    Args:
+        input_shape: ``(num_patches, height, width, channels)`` of the ``"patches"`` input.
+            Defaults to ``(9, 100, 100, 3)``: the nine 100 x 100 patches the pipeline crops.
+        num_aus: number of AUs. Defaults to 12 (multi-label head); ``num_aus=1`` is the
+            paper's one-network-per-AU setting (see ``PAttNetPerAU``).
+        attention: ``"sigmoid"`` (PAttNet) or ``"softmax"`` (Table 3's "PAttNet Softmax").
+        filters: filters of each encoder's three convolutions. Defaults to ``(32, 64, 64)``.
+        encoding_size: size of each patch encoding (and of the attention's ``W`` and
+            context vector). Defaults to 60.
+        name: model name. Defaults to ``"pattnet"`` or ``"pattnet_softmax"``.
+
+    Returns:
+        A functional ``keras.Model`` with input ``"patches"`` and outputs ``{"au": (batch,
+        num_aus) probabilities, "patch_attention": (batch, num_patches) weights alpha_p}``.
+
+    Example:
+        >>> model = PAttNet(input_shape=(9, 40, 40, 3), num_aus=3, filters=(8, 8, 8),
+        ...                 encoding_size=16)
+        >>> model.output_shape
+        {'au': (None, 3), 'patch_attention': (None, 9)}
+
+    Reference:
+        Onal Ertugrul, Jeni and Cohn, "PAttNet: Patch-attentive deep network for action unit
+        detection", BMVC 2019, Fig. 1, sections 3.2-3.3 and 4.
+    """
+    input_shape = tuple(input_shape)
+    _check_common(num_aus, filters, encoding_size)
+    if attention not in _ATTENTIONS:
+        raise ValueError(
+            f"`attention` must be one of {_ATTENTIONS}. Received: attention={attention!r}"
+        )
+    if len(input_shape) != 4:
+        raise ValueError(
+            "`input_shape` must be (num_patches, height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    _check_patch_size(input_shape[1], input_shape[2], "input_shape", input_shape)
+    if name is None:
+        name = "pattnet" if attention == "sigmoid" else "pattnet_softmax"
+    prefix = "pattnet"
+
+    patches = keras.Input(shape=input_shape, name="patches")
+    encodings = apply_patch_encoders(patches, filters, encoding_size, name=f"{prefix}_encoder")
+    face, alpha = layers.SigmoidPatchAttention(
+        normalize=attention, return_attention=True, name=f"{prefix}_attention"
+    )(encodings)
+    x = keras.layers.ReLU(name=f"{prefix}_relu")(face)
+    logits = keras.layers.Dense(num_aus, name=f"{prefix}_fc")(x)
+    au = keras.layers.Activation("sigmoid", dtype="float32", name=f"{prefix}_au")(logits)
+    patch_attention = keras.layers.Activation(
+        "linear", dtype="float32", name=f"{prefix}_patch_attention"
+    )(alpha)
+    return keras.Model(
+        inputs=patches, outputs={"au": au, "patch_attention": patch_attention}, name=name
+    )
+
+
+@register(name="PAttNet_Softmax", tiny_kwargs=_TINY)
+def PAttNetSoftmax(**kwargs: Any) -> keras.Model:
+    """PAttNet with softmax patch attention (Table 3, "PAttNet Softmax").
+
+    Args:
+        **kwargs: any argument of ``PAttNet`` except ``attention``.
+
+    Returns:
+        The ``keras.Model`` named ``"pattnet_softmax"``.
+
+    Reference:
+        Onal Ertugrul, Jeni and Cohn, BMVC 2019, section 5.3 and Table 3.
+    """
+    return PAttNet(attention="softmax", **kwargs)
+
+
+def _single_cnn(
+    input_shape: Sequence[int],
+    num_aus: int,
+    filters: Sequence[int],
+    encoding_size: int,
+    name: str,
+) -> keras.Model:
+    input_shape = tuple(input_shape)
+    _check_common(num_aus, filters, encoding_size)
+    if len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must be (height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    _check_patch_size(input_shape[0], input_shape[1], "input_shape", input_shape)
+    image = keras.Input(shape=input_shape, name="image")
+    x = apply_patch_encoder(image, filters, groups=1, name=f"{name}_encoder")
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    x = keras.layers.Dense(encoding_size, name=f"{name}_encoder_fc")(x)
+    x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    logits = keras.layers.Dense(num_aus, name=f"{name}_fc")(x)
+    au = keras.layers.Activation("sigmoid", dtype="float32", name=f"{name}_au")(logits)
+    return keras.Model(inputs=image, outputs={"au": au}, name=name)
+
+
+@register(name="PAttNet_SinglePatch", tiny_kwargs=_TINY_SINGLE)
+def PAttNetSinglePatch(
+    input_shape: Sequence[int] = (100, 100, 3),
+    num_aus: int = 12,
+    filters: Sequence[int] = (32, 64, 64),
+    encoding_size: int = 60,
+) -> keras.Model:
+    """Single-patch CNN of Table 3 (columns P1-P9): one PAttNet encoder on one patch.
+
+    The patch encoder (3 x [conv 5x5 -> ReLU -> BN -> max-pool], fc 60), then ReLU and fc, as
+    PAttNet without the attention. The pipeline feeds one of the nine patches as ``"image"``.
+
+    Args:
+        input_shape: ``(height, width, channels)`` of the patch. Defaults to 100 x 100 x 3.
+        num_aus: number of AUs. Defaults to 12.
+        filters: filters of the three convolutions. Defaults to ``(32, 64, 64)``.
+        encoding_size: size of the encoding. Defaults to 60.
+
+    Returns:
+        A ``keras.Model`` named ``"pattnet_single_patch"``: input ``"image"``, output
+        ``{"au": (batch, num_aus)}``.
+
+    Reference:
+        Onal Ertugrul, Jeni and Cohn, BMVC 2019, section 5.2 and Table 3.
+    """
+    return _single_cnn(input_shape, num_aus, filters, encoding_size, "pattnet_single_patch")
+
+
+@register(name="PAttNet_Holistic", tiny_kwargs=_TINY_SINGLE)
+def PAttNetHolistic(
+    input_shape: Sequence[int] = (200, 200, 3),
+    num_aus: int = 12,
+    filters: Sequence[int] = (32, 64, 64),
+    encoding_size: int = 60,
+) -> keras.Model:
+    """Holistic-face CNN of Table 3: the patch encoder applied to the whole 200 x 200 face.
+
+    Args:
+        input_shape: ``(height, width, channels)`` of the face. Defaults to 200 x 200 x 3 as
+            in the paper.
+        num_aus: number of AUs. Defaults to 12.
+        filters: filters of the three convolutions. Defaults to ``(32, 64, 64)``.
+        encoding_size: size of the encoding. Defaults to 60.
+
+    Returns:
+        A ``keras.Model`` named ``"pattnet_holistic"``: input ``"image"``, output
+        ``{"au": (batch, num_aus)}``.
+
+    Reference:
+        Onal Ertugrul, Jeni and Cohn, BMVC 2019, section 5.2 and Table 3.
+    """
+    return _single_cnn(input_shape, num_aus, filters, encoding_size, "pattnet_holistic")
+
+
+def PAttNetPerAU(aus: Sequence[int], **kwargs: Any) -> dict[int, keras.Model]:
+    """The paper's setting: one single-output PAttNet per AU ("We train individual networks").
+
+    Args:
+        aus: the AU numbers, e.g. ``(1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)``.
+        **kwargs: any argument of ``PAttNet`` except ``num_aus`` and ``name``.
+
+    Returns:
+        ``{au: model}``, each model named ``"pattnet_au<au>"`` with ``"au"`` of shape
+        ``(batch, 1)``.
+
+    Reference:
+        Onal Ertugrul, Jeni and Cohn, BMVC 2019, section 3.4.
+    """
+    if not aus or len(set(aus)) != len(aus):
+        raise ValueError(f"`aus` must be distinct AU numbers. Received: aus={tuple(aus)!r}")
+    return {au: PAttNet(num_aus=1, name=f"pattnet_au{au}", **kwargs) for au in aus}
