@@ -20,6 +20,7 @@ the current frame's transform, so the flow holds no face-box jitter). For data w
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -72,8 +73,6 @@ def dis_flow(previous: np.ndarray, current: np.ndarray, preset: str = "medium") 
         >>> dis_flow(frame0, frame1).shape
         (224, 224, 2)
     """
-    if isinstance(preset, bytes):
-        preset = preset.decode()
     if preset not in DIS_PRESETS:
         raise ValueError(f"`preset` must be one of {list(DIS_PRESETS)}. Received: {preset!r}")
     previous, current = _grey(previous), _grey(current)
@@ -101,7 +100,11 @@ def optical_flow(previous: Any, current: Any, preset: str = "medium") -> tf.Tens
     previous = tf.convert_to_tensor(previous)
     current = tf.convert_to_tensor(current)
     flow = tf.numpy_function(
-        dis_flow, [previous, current, preset], tf.float32, stateful=False, name="dis_flow"
+        functools.partial(dis_flow, preset=preset),
+        [previous, current],
+        tf.float32,
+        stateful=False,
+        name="dis_flow",
     )
     flow.set_shape(current.shape[:2].concatenate([2]))
     return flow
