@@ -279,12 +279,19 @@ def run_local(
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    workers = min(num_workers, len(tasks))
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(num_workers, len(tasks)),
-        mp_context=context,
-        initializer=_init_worker,
+        max_workers=workers, mp_context=context, initializer=_init_worker
     ) as pool:
-        yield from pool.map(task_fn, tasks)
+        # At most two sequences per worker in flight: finished sequences wait in memory until
+        # TFDS has taken the earlier ones, so an unbounded map could hold the whole dataset.
+        pending: collections.deque = collections.deque()
+        for task in tasks:
+            pending.append(pool.submit(task_fn, task))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _init_worker() -> None:
