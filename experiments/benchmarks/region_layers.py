@@ -3,9 +3,10 @@
 Measures one training step (forward, backward, SGD update, inside a ``tf.function``) after a
 warm-up, as the median over ``--steps`` steps, for:
 
-- DRML: ``RegionLayer`` (8 x 8 grid) on a 160 x 160 x 32 map;
+- DRML: ``RegionLayer`` (8 x 8 grid) on a 160 x 160 x 32 map, with the gradient into its
+  input (in DRML it follows conv1, whose weights need it);
 - JAA-Net: ``HierarchicalMultiScaleRegion`` (32 filters, grids 8/4/2) on a 176 x 176 x 3 face
-  (the first block of JAA-Net);
+  (the first block of JAA-Net, fed by the image: no input gradient);
 
 each against one plain BatchNorm + ReLU + conv 3x3 of the same width (32 -> 32 channels on the
 same map), against the same block with every weight shared (a grid of 1: the same FLOPs
@@ -117,25 +118,37 @@ def layer_model(shape: tuple[int, int, int], layer: keras.layers.Layer) -> keras
     return keras.Model(inputs, layer(inputs))
 
 
-def make_train_step(model: keras.Model):
+def make_train_step(model: keras.Model, input_gradient: bool):
+    """SGD step; with ``input_gradient`` the gradient also flows into the input, as it does
+    when the block follows a layer with weights (DRML's region layer follows conv1)."""
     optimizer = keras.optimizers.SGD(learning_rate=1e-3, momentum=0.9)
     optimizer.build(model.trainable_variables)
 
     @tf.function
     def train_step(x):
         with tf.GradientTape() as tape:
+            tape.watch(x)
             y = model(x, training=True)
             loss = tf.reduce_mean(tf.square(tf.cast(y, tf.float32)))
-        grads = tape.gradient(loss, model.trainable_variables)
+        sources = [x, *model.trainable_variables] if input_gradient else model.trainable_variables
+        grads = tape.gradient(loss, sources)
+        if input_gradient:
+            # Consumed so that the input gradient is not pruned from the graph.
+            loss += 0.0 * tf.reduce_sum(grads[0])
+            grads = grads[1:]
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     return train_step
 
 
-def time_variants(variants: dict, warmup: int, steps: int) -> dict[str, float]:
+def time_variants(
+    variants: dict, warmup: int, steps: int, input_gradient: bool
+) -> dict[str, float]:
     """Median ms per train step of ``{name: (model, input)}``, interleaved step by step."""
-    train_steps = {name: (make_train_step(model), x) for name, (model, x) in variants.items()}
+    train_steps = {
+        name: (make_train_step(model, input_gradient), x) for name, (model, x) in variants.items()
+    }
     for step, x in train_steps.values():
         for _ in range(warmup):
             step(x).numpy()
@@ -148,6 +161,35 @@ def time_variants(variants: dict, warmup: int, steps: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def drml_case(data, skip_loop: bool):
+    """DRML: conv1's 160 x 160 x 32 output into the region layer (input gradient needed)."""
+    shape = (160, 160, 32)
+    variants = {
+        "vectorised": (layer_model(shape, RegionLayer(grid_size=8)), data(shape)),
+        "plain BN+ReLU+conv": (plain_block(shape, 32), data(shape)),
+        "shared weights": (region_shared(shape), data(shape)),
+    }
+    if not skip_loop:
+        variants["per-patch loop"] = (region_loop(shape, 8), data(shape))
+    return "DRML RegionLayer, 8x8 grid, 160x160x32 (after conv1)", variants, True
+
+
+def jaanet_case(data, skip_loop: bool):
+    """JAA-Net: the first block on the 176 x 176 x 3 image (no input gradient)."""
+    shape = (176, 176, 3)
+    variants = {
+        "vectorised": (
+            layer_model(shape, HierarchicalMultiScaleRegion(32, (8, 4, 2))),
+            data(shape),
+        ),
+        "plain BN+ReLU+conv": (plain_block((176, 176, 32), 32), data((176, 176, 32))),
+        "shared weights": (hierarchical(shape, 32, (8, 4, 2), loop=False), data(shape)),
+    }
+    if not skip_loop:
+        variants["per-patch loop"] = (hierarchical(shape, 32, (8, 4, 2), loop=True), data(shape))
+    return "JAA-Net HierarchicalMultiScaleRegion, 32 filters, 176x176x3 (image)", variants, False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
@@ -156,6 +198,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
     parser.add_argument(
         "--skip-loop", action="store_true", help="skip the (slow to trace) per-patch loops"
+    )
+    parser.add_argument(
+        "--case", choices=("drml", "jaanet", "all"), default="all", help="which block to time"
     )
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -166,28 +211,10 @@ def main() -> None:
         return tf.random.normal((args.batch, *shape))
 
     cases = []
-    drml_shape = (160, 160, 32)
-    drml = {
-        "vectorised": (layer_model(drml_shape, RegionLayer(grid_size=8)), data(drml_shape)),
-        "plain BN+ReLU+conv": (plain_block(drml_shape, 32), data(drml_shape)),
-        "shared weights": (region_shared(drml_shape), data(drml_shape)),
-    }
-    if not args.skip_loop:
-        drml["per-patch loop"] = (region_loop(drml_shape, 8), data(drml_shape))
-    cases.append(("DRML RegionLayer, 8x8 grid, 160x160x32", drml))
-
-    jaa_shape = (176, 176, 3)
-    jaa = {
-        "vectorised": (
-            layer_model(jaa_shape, HierarchicalMultiScaleRegion(32, (8, 4, 2))),
-            data(jaa_shape),
-        ),
-        "plain BN+ReLU+conv": (plain_block((176, 176, 32), 32), data((176, 176, 32))),
-        "shared weights": (hierarchical(jaa_shape, 32, (8, 4, 2), loop=False), data(jaa_shape)),
-    }
-    if not args.skip_loop:
-        jaa["per-patch loop"] = (hierarchical(jaa_shape, 32, (8, 4, 2), loop=True), data(jaa_shape))
-    cases.append(("JAA-Net HierarchicalMultiScaleRegion, 32 filters, 176x176x3", jaa))
+    if args.case in ("drml", "all"):
+        cases.append(drml_case(data, args.skip_loop))
+    if args.case in ("jaanet", "all"):
+        cases.append(jaanet_case(data, args.skip_loop))
 
     print(
         f"batch {args.batch}, median of {args.steps} train steps after {args.warmup} warm-up, "
@@ -197,8 +224,8 @@ def main() -> None:
     print()
     print("| block | variant | ms / step | vectorised / variant |")
     print("|---|---|---|---|")
-    for title, variants in cases:
-        measured = time_variants(variants, args.warmup, args.steps)
+    for title, variants, input_gradient in cases:
+        measured = time_variants(variants, args.warmup, args.steps, input_gradient)
         for name, ms in measured.items():
             ratio = measured["vectorised"] / ms
             print(f"| {title} | {name} | {ms:.1f} | {ratio:.2f}x |", flush=True)
