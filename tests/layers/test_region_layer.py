@@ -1,5 +1,9 @@
 """Tests for tfau.layers.RegionLayer (DRML's region layer)."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -301,3 +305,46 @@ def test_grid_must_divide_height_and_width():
 def test_unusable_input_shapes_are_named(shape, message):
     with pytest.raises(ValueError, match=message):
         RegionLayer(grid_size=4).build(shape)
+
+
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_portable_grouped_gradients_match_native(kernel_size):
+    # Without oneDNN, TensorFlow's CPU kernels cannot differentiate grouped convolutions; the
+    # layers then use their own gradients, checked here against the native ones.
+    from tfau.layers._patches import grouped_conv2d
+
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=(2, 6, 5, 4 * 3)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(kernel_size, kernel_size, 3, 4 * 2)), tf.float32)
+    bias = tf.constant(rng.normal(size=(4 * 2,)), tf.float32)
+    weights = tf.constant(rng.normal(size=(2, 6, 5, 4 * 2)), tf.float32)
+    results = []
+    for native in (True, False):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel, bias])
+            y = grouped_conv2d(x, kernel, bias, native_gradient=native)
+            loss = tf.reduce_sum(y * weights)
+        results.append((y, *tape.gradient(loss, [x, kernel, bias])))
+    for native, portable in zip(*results, strict=True):
+        np.testing.assert_allclose(portable, native, rtol=1e-4, atol=1e-4)
+
+
+def test_region_layer_trains_with_onednn_disabled(tmp_path):
+    script = (
+        "import numpy as np, keras, tfau\n"
+        "from tfau.layers import _patches\n"
+        "assert not _patches._native_grouped_gradients()\n"
+        "m = keras.Sequential([keras.Input((8, 8, 2)), tfau.layers.RegionLayer(grid_size=2)])\n"
+        "m.compile('sgd', 'mse')\n"
+        "x = np.random.default_rng(0).normal(size=(2, 8, 8, 2)).astype('float32')\n"
+        "before = m.get_weights()[0].copy()\n"
+        "m.fit(x, 2 * x, verbose=0)\n"
+        "assert not np.allclose(before, m.get_weights()[0])\n"
+        "print('trained')\n"
+    )
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "trained" in result.stdout

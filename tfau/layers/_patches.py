@@ -11,6 +11,7 @@ neighbours'.
 """
 
 import math
+import os
 from collections.abc import Sequence
 
 import keras
@@ -84,6 +85,73 @@ def merge_patches(x, grid_size: int):
 def clone_initializer(initializer: keras.initializers.Initializer):
     """A new instance with the same config (an unseeded one then draws new values)."""
     return initializer.__class__.from_config(initializer.get_config())
+
+
+def _native_grouped_gradients() -> bool:
+    """Whether TensorFlow can differentiate a grouped ``tf.nn.conv2d`` here.
+
+    GPUs (cuDNN) and CPUs with oneDNN (TensorFlow's default on x86) can; TensorFlow's own CPU
+    kernels cannot ("Gradients for grouped convolutions are not supported on CPU"), which is
+    the case when ``TF_ENABLE_ONEDNN_OPTS=0``.
+    """
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").lower() not in ("0", "false")
+
+
+def grouped_conv2d(x, kernel, bias, native_gradient: bool | None = None):
+    """Stride-1 ``SAME`` grouped convolution plus bias; ``kernel`` is ``(k, k, C, G * F)`` for
+    ``G * C`` input channels, ``bias`` is ``(G * F,)``.
+
+    With ``native_gradient=False`` (the default where TensorFlow has no grouped-convolution
+    gradient, see ``_native_grouped_gradients``) the gradients are computed with ops every
+    backend has: the input gradient is a grouped forward convolution with the flipped kernel,
+    the kernel gradient one batched matrix product per kernel offset.
+    """
+    if native_gradient is None:
+        native_gradient = _native_grouped_gradients()
+    # TF-only on purpose: tf.nn.conv2d runs a grouped convolution when the filter depth (C)
+    # divides the input depth (G*C). Keras' Conv2D(groups=...) is forced through XLA on
+    # TensorFlow, whose CPU filter gradient trains about 170x slower.
+    if native_gradient:
+        return tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), bias)
+    # A plain add, not BiasAdd: TF's graph optimizer would fuse Conv2D + BiasAdd into a kernel
+    # that rejects grouped convolutions on CPUs without oneDNN.
+    return _grouped_conv2d_portable(x, kernel) + ops.reshape(bias, (1, 1, 1, -1))
+
+
+@tf.custom_gradient
+def _grouped_conv2d_portable(x, kernel):
+    y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+
+    def grad(dy):
+        k, _, channels, grouped_filters = kernel.shape
+        groups = x.shape[-1] // channels
+        filters = grouped_filters // groups
+        # Input gradient: correlate dy with the spatially flipped kernel, in and out swapped.
+        flipped = tf.reshape(kernel[::-1, ::-1], (k, k, channels, groups, filters))
+        flipped = tf.reshape(tf.transpose(flipped, (0, 1, 4, 3, 2)), (k, k, filters, -1))
+        dx = tf.nn.conv2d(dy, flipped, strides=1, padding="SAME")
+        # Kernel gradient: per offset, sum over batch and pixels of shifted x times dy.
+        pad = k // 2
+        height, width = x.shape[1], x.shape[2]
+        padded = tf.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        dy_groups = tf.reshape(dy, (-1, groups, filters))
+        rows = []
+        for row in range(k):
+            for column in range(k):
+                shifted = padded[:, row : row + height, column : column + width, :]
+                shifted = tf.reshape(shifted, (-1, groups, channels))
+                rows.append(tf.einsum("ngc,ngf->cgf", shifted, dy_groups))
+        dkernel = tf.reshape(tf.stack(rows), (k, k, channels, groups * filters))
+        return dx, dkernel
+
+    return y, grad
 
 
 def _fans(shape: Sequence[int]) -> tuple[int, int]:
@@ -270,11 +338,7 @@ class PatchConvolution(keras.layers.Layer):
         x = split_patches(inputs, self.grid_size)
         x = self.batch_norm(x, training=training)
         x = ops.relu(x)
-        # TF-only on purpose: tf.nn.conv2d runs a grouped convolution when the filter depth
-        # (C) divides the input depth (g*g*C). Keras' Conv2D(groups=...) is forced through
-        # XLA on TensorFlow, whose CPU filter gradient trains about 170x slower.
-        x = tf.nn.conv2d(x, ops.cast(self.kernel, x.dtype), strides=1, padding="SAME")
-        x = tf.nn.bias_add(x, ops.cast(self.bias, x.dtype))
+        x = grouped_conv2d(x, ops.cast(self.kernel, x.dtype), ops.cast(self.bias, x.dtype))
         return merge_patches(x, self.grid_size)
 
     def compute_output_shape(self, input_shape):
