@@ -86,10 +86,13 @@ class PipelineConfig:
         normalization: value range, see `tfau.data.transforms.normalize_image`.
         inputs: the model inputs to produce, among ``"image"``, ``"landmarks"``, ``"flow"``,
             ``"patches"``.
-        targets: the targets, among ``"au"`` and ``"landmarks"``.
+        targets: the targets, among ``"au"``, ``"landmarks"`` and ``"view"`` (int32 camera
+            index, the target of AUNets' view classifier).
         flow_preset: DIS preset of the flow inputs.
         max_flow_magnitude: flow magnitude drawn as 255 (None: each field's maximum).
         patch_size: side of PAttNet's output patches.
+        patch_index: PAttNet's single-patch baseline: ``"image"`` is this one of the nine
+            patches (0-8) instead of the face.
     """
 
     input_size: int
@@ -102,6 +105,7 @@ class PipelineConfig:
     flow_preset: str = "medium"
     max_flow_magnitude: float | None = None
     patch_size: int = patches_lib.PATTNET_OUTPUT_SIZE
+    patch_index: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.input_size, int) or self.input_size < 1:
@@ -119,9 +123,15 @@ class PipelineConfig:
                 '`inputs` must be a non-empty subset of ("image", "landmarks", "flow", '
                 f'"patches"). Received: inputs={self.inputs!r}'
             )
-        if set(self.targets) - {"au", "landmarks"}:
+        if set(self.targets) - {"au", "landmarks", "view"} or not self.targets:
             raise ValueError(
-                f'`targets` must be among ("au", "landmarks"). Received: targets={self.targets!r}'
+                '`targets` must be a non-empty subset of ("au", "landmarks", "view"). '
+                f"Received: targets={self.targets!r}"
+            )
+        if self.patch_index is not None and self.patch_index not in range(9):
+            raise ValueError(
+                f"`patch_index` must be one of PAttNet's patches 0-8. "
+                f"Received: patch_index={self.patch_index!r}"
             )
         if self.crop and self.source_size is not None and self.source_size < self.input_size:
             raise ValueError(
@@ -275,8 +285,29 @@ def preprocess_example(
     current = image[..., :3]
 
     inputs: dict[str, tf.Tensor] = {}
+    if "patches" in config.inputs or config.patch_index is not None:
+        boxes = patches_lib.pattnet_patch_boxes(landmarks)
+        if "has_landmarks" in example:
+            boxes = tf.where(
+                tf.cast(example["has_landmarks"], tf.bool),
+                boxes,
+                patches_lib.template_boxes(config.input_size),
+            )
+        if config.patch_index is not None:
+            boxes = boxes[config.patch_index : config.patch_index + 1]
+        patches = transforms.normalize_image(
+            patches_lib.crop_patches(current, boxes, config.patch_size), config.normalization
+        )
+        if config.patch_index is not None:
+            current = patches[0]
+        else:
+            inputs["patches"] = patches
     if "image" in config.inputs:
-        inputs["image"] = transforms.normalize_image(current, config.normalization, mean)
+        inputs["image"] = (
+            current
+            if config.patch_index is not None
+            else transforms.normalize_image(current, config.normalization, mean)
+        )
     if "landmarks" in config.inputs:
         inputs["landmarks"] = landmarks
     if wants_flow:
@@ -287,22 +318,14 @@ def preprocess_example(
             max_magnitude=config.max_flow_magnitude,
         )
         inputs["flow"] = transforms.normalize_image(flow_image, config.normalization, mean)
-    if "patches" in config.inputs:
-        boxes = patches_lib.pattnet_patch_boxes(landmarks)
-        if "has_landmarks" in example:
-            boxes = tf.where(
-                tf.cast(example["has_landmarks"], tf.bool),
-                boxes,
-                patches_lib.template_boxes(config.input_size),
-            )
-        patches = patches_lib.crop_patches(current, boxes, config.patch_size)
-        inputs["patches"] = transforms.normalize_image(patches, config.normalization, mean)
 
     targets: dict[str, tf.Tensor] = {}
     if "au" in config.targets:
         targets["au"] = _select_labels(example["au"], au_indices)
     if "landmarks" in config.targets:
         targets["landmarks"] = landmarks
+    if "view" in config.targets:
+        targets["view"] = tf.cast(example["view"], tf.int32)
     return inputs, targets
 
 
@@ -440,18 +463,35 @@ def aunets_config(
 
 
 def pattnet_config(
-    input_size: int | None = None, patch_size: int = patches_lib.PATTNET_OUTPUT_SIZE
+    input_size: int = 200,
+    patch_size: int = patches_lib.PATTNET_OUTPUT_SIZE,
+    patch_index: int | None = None,
 ) -> PipelineConfig:
-    """PAttNet: nine patches from the stored face, mean and std 0.5 (authors' code).
+    """PAttNet: nine patches placed by the eyes, mean and std 0.5 (authors' code).
 
-    ``input_size`` is the stored face's side (the patches are placed on it); None: 200.
+    ``input_size``: side the face is resized to before the patches are placed (200, the
+    aligned face; the patches' scale comes from the eyes, so it hardly matters).
+    ``patch_index``: the single-patch baseline of Table 3 (``"image"`` = that patch).
     """
     return PipelineConfig(
-        input_size=200 if input_size is None else input_size,
+        input_size=input_size,
         crop=False,
         normalization="symmetric",
-        inputs=("patches",),
+        inputs=("patches",) if patch_index is None else ("image",),
         patch_size=patch_size,
+        patch_index=patch_index,
+    )
+
+
+def pattnet_holistic_config(input_size: int = 200) -> PipelineConfig:
+    """PAttNet's holistic baseline (Table 3): the whole 200 x 200 face, mean and std 0.5."""
+    return PipelineConfig(input_size=input_size, crop=False, normalization="symmetric")
+
+
+def aunets_view_config(input_size: int = 224) -> PipelineConfig:
+    """AUNets' view classifier: 224 faces, VGG range, target ``"view"`` (Sec. 3.4)."""
+    return PipelineConfig(
+        input_size=input_size, crop=False, normalization="caffe", targets=("view",)
     )
 
 
@@ -517,7 +557,11 @@ _PIPELINES: dict[str, tuple[Callable[..., PipelineConfig], dict[str, Any]]] = {
     "AUNetPiConv": (aunets_config, {"fusion": "pi_conv"}),
     "AUNetPiFC6": (aunets_config, {"fusion": "pi_fc6"}),
     "AUNetPiFC7": (aunets_config, {"fusion": "pi_fc7"}),
+    "AUNetsViewClassifier": (aunets_view_config, {}),
     "PAttNet": (pattnet_config, {}),
+    "PAttNet_Softmax": (pattnet_config, {}),
+    "PAttNet_SinglePatch": (pattnet_config, {"patch_index": 0}),
+    "PAttNet_Holistic": (pattnet_holistic_config, {}),
 }
 
 

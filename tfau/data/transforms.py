@@ -105,8 +105,18 @@ def crop(
         >>> image, points = crop(tf.zeros((200, 200, 3)), tf.zeros((49, 2)), 15, 15, 170)
     """
     image = tf.convert_to_tensor(image)
-    _image_size(image)
+    height, width = _image_size(image)
     _check_fits(size, *_static_hw(image), "crop")
+    if None in _static_hw(image):
+        # Decoded JPEG bytes have no static size: check when the example runs.
+        check = tf.debugging.assert_greater_equal(
+            tf.minimum(height, width),
+            size,
+            message=f"The crop size must not exceed the image. Received: size={size} and an "
+            "image of height and width",
+        )
+        with tf.control_dependencies([check]):
+            image = tf.identity(image)
     cropped = tf.image.crop_to_bounding_box(image, offset_y, offset_x, size, size)
     if landmarks is None:
         return cropped, None
