@@ -30,6 +30,11 @@ VGG_FILTERS: tuple[int, ...] = (64, 128, 256, 512, 512)
 VGG_GROUP_SIZES: dict[int, tuple[int, ...]] = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 """Number of 3x3 convolutions in each of the five groups, per VGG depth."""
 
+RELU_INITIALIZER = "he_uniform"
+"""Random start of VGG's ReLU layers: He scaling keeps the signal alive through 16-19 ReLU
+layers (Glorot, Keras' default, halves its variance at every layer: the randomly initialised
+network then outputs a constant). Pretrained weights replace it whenever a file is given."""
+
 _KERAS_FC_NAMES = {"fc1": "fc6", "fc2": "fc7"}
 _CAFFE_CONV = re.compile(r"^conv(\d)_(\d)$")
 _KERAS_CONV = re.compile(r"^block(\d)_conv(\d)$")
@@ -111,6 +116,7 @@ def apply_vgg_convs(
             3,
             padding="same",
             activation="relu",
+            kernel_initializer=RELU_INITIALIZER,
             trainable=trainable,
             name=f"{name}_conv{index}",
         )(x)
@@ -175,7 +181,13 @@ def apply_vgg_fc(
     Returns:
         ``(batch, units)`` features.
     """
-    x = keras.layers.Dense(units, activation="relu", trainable=trainable, name=name)(x)
+    x = keras.layers.Dense(
+        units,
+        activation="relu",
+        kernel_initializer=RELU_INITIALIZER,
+        trainable=trainable,
+        name=name,
+    )(x)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     return x
