@@ -113,7 +113,7 @@ def apply_au_head(features, num_aus: int, d: int, name: str):
     x = keras.layers.Dense(2 * num_aus, name=f"{name}_fc2")(x)
     x = keras.layers.Reshape((2, num_aus), name=f"{name}_logits")(x)
     x = keras.layers.Softmax(axis=1, dtype="float32", name=f"{name}_softmax")(x)
-    x = keras.layers.Cropping1D((1, 0), name=f"{name}_present")(x)
+    x = keras.layers.Cropping1D((1, 0), dtype="float32", name=f"{name}_present")(x)
     return keras.layers.Flatten(dtype="float32", name=f"{name}_probability")(x)
 
 
@@ -311,6 +311,7 @@ def JAANet(
             zeta=zeta,
             xi=xi,
             uniform=uniform,
+            dtype="float32",
             name=f"{prefix}_attention_initial_padded",
         )(landmarks)
         refined = AttentionRefinement(width=8 * c, name=f"{prefix}_attention_refinement")(initial)
@@ -332,6 +333,7 @@ def JAANet(
             zeta=zeta,
             xi=xi,
             uniform=uniform,
+            dtype="float32",
             name=f"{prefix}_attention",
         )(landmarks)
         local_maps = attention
