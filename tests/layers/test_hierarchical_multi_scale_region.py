@@ -295,3 +295,14 @@ def test_every_grid_must_divide_height_and_width():
     block = HierarchicalMultiScaleRegion(8, grid_sizes=(5, 3, 1))
     with pytest.raises(ValueError, match=r"grid_size=3, height=20, width=20"):
         block.build((None, 20, 20, 3))
+
+
+def test_frozen_block_runs_its_batch_norms_in_inference_mode():
+    # Keras' convention (JAA-Net's later stages freeze the region-learning module).
+    block = built_block()
+    block.trainable = False
+    x = inputs()
+    moving = [w.numpy() for w in block.non_trainable_weights]
+    np.testing.assert_array_equal(block(x, training=True), block(x, training=False))
+    for before, after in zip(moving, block.non_trainable_weights, strict=True):
+        np.testing.assert_array_equal(before, after.numpy())
