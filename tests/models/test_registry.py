@@ -1,0 +1,128 @@
+"""One test per registered network (tiny configuration), walking ``tfau.models.list_models()``:
+forward shapes, no NaN, one training step lowers the loss, ``.keras`` round trip with
+identical outputs (``safe_mode=True``), SavedModel export and reload."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfau
+
+MODELS = tfau.models.list_models()
+_BUILT: dict[str, keras.Model] = {}
+
+
+def tiny_model(name):
+    """Builds each network once per session (the checks below do not depend on training)."""
+    if name not in _BUILT:
+        keras.utils.set_random_seed(0)
+        _BUILT[name] = tfau.models.get(name)(**tfau.models.tiny_kwargs(name))
+    return _BUILT[name]
+
+
+def feed(inputs):
+    """A single-input model takes its tensor, a multi-input model the dict of named inputs."""
+    return inputs if len(inputs) > 1 else next(iter(inputs.values()))
+
+
+def as_numpy(outputs):
+    return {key: np.asarray(value) for key, value in outputs.items()}
+
+
+def losses_for(outputs):
+    """The loss of each output that has a target (see ``make_targets``)."""
+    losses = {}
+    for key in outputs:
+        if key == "au":
+            losses[key] = tfau.losses.WeightedBinaryCrossEntropy()  # masked BCE
+        elif key == "landmarks":
+            losses[key] = tfau.losses.AlignmentLoss()  # squared error / inter-ocular distance
+        elif key == "view":
+            losses[key] = keras.losses.CategoricalCrossentropy()
+        elif key == "attention" and "attention_initial" in outputs:
+            losses[key] = tfau.losses.AttentionRefinementLoss()
+    return losses
+
+
+def test_every_paper_network_is_registered():
+    expected = {"DRML", "DRML_ConvNet", "DRML_LCN", "PAttNet", "PAttNet_Softmax"}
+    expected |= {"PAttNet_SinglePatch", "PAttNet_Holistic"}
+    assert expected <= set(MODELS)
+    for name in MODELS:
+        assert tfau.models.tiny_kwargs(name), f"{name} declares no tiny_kwargs"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_shapes_and_values(name, dummy_inputs):
+    model = tiny_model(name)
+    assert isinstance(model.output, dict), f"{name}: outputs must be a dict"
+    assert model.name == model.name.lower()
+    inputs = dummy_inputs(model, batch=2)
+    assert set(inputs) == {tensor.name for tensor in model.inputs}
+    outputs = as_numpy(model(feed(inputs), training=False))
+    assert set(outputs) == set(model.output)
+    for key, value in outputs.items():
+        expected = (2, *model.output[key].shape[1:])
+        assert value.shape == expected, f"{name}: output {key!r}"
+        assert np.all(np.isfinite(value)), f"{name}: output {key!r} has NaN or inf"
+    if "au" in outputs:
+        au = outputs["au"]
+        assert au.dtype == np.float32 and np.all((au >= 0) & (au <= 1))
+    if "landmarks" in outputs:
+        assert outputs["landmarks"].shape[1:] == (49, 2)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_one_training_step_lowers_the_loss(name, dummy_inputs, dummy_targets):
+    keras.utils.set_random_seed(1)
+    model = tfau.models.get(name)(**tfau.models.tiny_kwargs(name))
+    # Dropout off so that the loss before and after the step is a deterministic function of
+    # the weights (BatchNorm still uses batch statistics, as in the training step).
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    inputs = dummy_inputs(model, batch=4, seed=2)
+    targets = dummy_targets(model, as_numpy(model(feed(inputs), training=False)), seed=3)
+    losses = losses_for(model.output)
+    assert "au" in losses or "view" in losses, f"{name}: no supervised output"
+
+    def total_loss():
+        outputs = model(feed(inputs), training=True)
+        return sum(float(loss(targets[key], outputs[key])) for key, loss in losses.items())
+
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-3), loss=losses)
+    before = total_loss()
+    model.train_on_batch(feed(inputs), {key: targets[key] for key in losses})
+    after = total_loss()
+    assert np.isfinite(before) and after < before, f"{name}: loss {before} -> {after}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_keras_file_round_trip(name, tmp_path, dummy_inputs):
+    model = tiny_model(name)
+    inputs = dummy_inputs(model, batch=2, seed=4)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    assert restored.name == model.name
+    assert [w.shape for w in restored.weights] == [w.shape for w in model.weights]
+    expected = as_numpy(model(feed(inputs), training=False))
+    actual = as_numpy(restored(feed(inputs), training=False))
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_saved_model_export_and_reload(name, tmp_path, dummy_inputs):
+    model = tiny_model(name)
+    inputs = dummy_inputs(model, batch=2, seed=5)
+    path = str(tmp_path / name)
+    model.export(path, verbose=False)
+    reloaded = tf.saved_model.load(path)
+    serving = reloaded.signatures["serving_default"]
+    actual = serving(**{key: tf.constant(value) for key, value in inputs.items()})
+    expected = as_numpy(model(feed(inputs), training=False))
+    assert set(actual) == set(expected)
+    for key in expected:
+        np.testing.assert_allclose(np.asarray(actual[key]), expected[key], rtol=1e-5, atol=1e-5)
