@@ -22,6 +22,7 @@ Usage::
 """
 
 import argparse
+import inspect
 import os
 import platform
 import subprocess
@@ -105,8 +106,10 @@ def _train_rate(name, dataset, batch_size, mean, steps):
         "au": tfau.losses.MultiLabelSigmoidCrossEntropy(),
         "landmarks": tfau.losses.AlignmentLoss(),
     }
-    num_aus = model.output["au"].shape[-1] if isinstance(model.output, dict) else None
-    if num_aus is not None and num_aus != 12:
+    # The builder's default number of AUs (AUNets: one network per AU); None means 12.
+    parameter = inspect.signature(tfau.models.get(name)).parameters.get("num_aus")
+    num_aus = parameter.default if parameter is not None and parameter.default else 12
+    if num_aus != 12:
         stream = tfau.data.get_pipeline(name)(
             dataset,
             training=True,

@@ -181,3 +181,27 @@ def test_errors():
         transforms.normalize_image(np.zeros((4, 4, 6)), "unit")
     with pytest.raises(ValueError, match="`probability` must be in"):
         transforms.random_flip(_image(), None, transforms.example_seed(0, 0), probability=2)
+
+
+def test_resize_and_crop_of_images_without_static_size():
+    """Decoded JPEG/PNG bytes have no static size: checks and shortcuts run in the graph."""
+    image = _image(20, 24)
+    encoded = tf.io.encode_png(image)
+
+    def decode_resize(data, size):
+        decoded = tf.image.decode_image(data, channels=3, expand_animations=False)
+        assert decoded.shape[0] is None
+        return transforms.resize(decoded, None, size)[0]
+
+    dataset = tf.data.Dataset.from_tensors(encoded)
+    same = next(iter(dataset.map(lambda d: decode_resize(d, (20, 24)))))
+    np.testing.assert_array_equal(same.numpy(), image.astype(np.float32))
+    other = next(iter(dataset.map(lambda d: decode_resize(d, (10, 12)))))
+    np.testing.assert_allclose(
+        other.numpy(), tf.image.resize(image.astype(np.float32), (10, 12)).numpy(), atol=1e-4
+    )
+    too_big = dataset.map(
+        lambda d: transforms.centre_crop(tf.image.decode_png(d, channels=3), None, 21)[0]
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="crop size must not exceed"):
+        next(iter(too_big))

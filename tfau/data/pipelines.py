@@ -249,7 +249,6 @@ def preprocess_example(
         ``(inputs, targets)`` dicts of tensors without a batch axis.
     """
     image = decode_image(example["image"])
-    stored_size = image.shape[0]
     channels = 3
     wants_flow = "flow" in config.inputs
     if wants_flow:
@@ -269,7 +268,7 @@ def preprocess_example(
     crop_seed, flip_seed = transforms.split_seed(seed, 2) if random else (None, None)
 
     if config.crop:
-        if config.source_size is not None and config.source_size != stored_size:
+        if config.source_size is not None:
             image, landmarks = transforms.resize(image, landmarks, config.source_size)
         if training:
             image, landmarks = transforms.random_crop(
@@ -311,9 +310,10 @@ def preprocess_example(
     if "landmarks" in config.inputs:
         inputs["landmarks"] = landmarks
     if wants_flow:
+        # Float frames (resized) are rounded to uint8 by dis_flow.
         flow_image = flow_lib.flow_image(
-            tf.cast(image[..., 3:], tf.uint8) if image.dtype != tf.uint8 else image[..., 3:],
-            tf.cast(current, tf.uint8) if current.dtype != tf.uint8 else current,
+            image[..., 3:],
+            current,
             preset=config.flow_preset,
             max_magnitude=config.max_flow_magnitude,
         )

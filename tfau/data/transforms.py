@@ -225,8 +225,17 @@ def resize(
     new_h, new_w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     if min(new_h, new_w) < 1:
         raise ValueError(f"`size` must be positive. Received: size={size}")
-    if _static_hw(image) == (new_h, new_w):
+    static = _static_hw(image)
+    if static == (new_h, new_w):
         resized = tf.cast(image, tf.float32)
+    elif None in static:
+        # Decoded JPEG bytes have no static size: skip the resampling when sizes agree.
+        resized = tf.cond(
+            tf.logical_and(tf.equal(height, new_h), tf.equal(width, new_w)),
+            lambda: tf.cast(image, tf.float32),
+            lambda: tf.image.resize(tf.cast(image, tf.float32), (new_h, new_w)),
+        )
+        resized = tf.ensure_shape(resized, [new_h, new_w, image.shape[-1]])
     else:
         resized = tf.image.resize(tf.cast(image, tf.float32), (new_h, new_w), method="bilinear")
     if landmarks is None:
