@@ -269,16 +269,24 @@ def run_local(
 ) -> Iterator[SequenceResult]:
     """Runs ``task_fn`` over ``tasks``, in order, on ``num_workers`` processes.
 
-    Workers are forked where the platform can (they then need no ``if __name__ ==
-    "__main__"`` guard in the user's script and do not re-import TensorFlow); they only run
-    numpy, OpenCV (one thread each) and h5py/scipy, never TensorFlow.
+    Workers come from a fork server (``multiprocessing``'s ``forkserver``, where the platform
+    has one; ``spawn`` otherwise): forking the caller directly deadlocks when it runs threads
+    that hold locks (seen after an Apache Beam pipeline ran in the same process). As with any
+    spawned workers, a script that builds must keep its code under
+    ``if __name__ == "__main__":``; the ``tfau`` command, notebooks and ``python -c`` need
+    nothing. Workers run numpy, OpenCV (one thread each) and h5py/scipy, never TensorFlow.
     """
     if num_workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield task_fn(task)
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        # The server imports the builders (and TensorFlow, via tfau.faces) once per process;
+        # workers fork from it ready to run. No effect if the server already runs.
+        context.set_forkserver_preload(["tfau.datasets"])
+    else:
+        context = multiprocessing.get_context("spawn")
     workers = min(num_workers, len(tasks))
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker

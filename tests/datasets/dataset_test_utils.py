@@ -48,3 +48,12 @@ def decode(jpeg: bytes) -> np.ndarray:
     image = common.decode_image(jpeg)
     assert image is not None
     return image
+
+
+class SerialBuilderMixin:
+    """DatasetBuilderTestCase mixin: build in-process (the pool has its own test)."""
+
+    def _make_builder(self, config=None):
+        return self.dataset_class(
+            data_dir=self.tmp_dir, config=config, version=self.VERSION, num_workers=1
+        )

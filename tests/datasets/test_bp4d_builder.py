@@ -33,7 +33,7 @@ def _expected_counts(aligned: bool) -> dict[str, int]:
     return counts
 
 
-class Bp4dAlignedTest(tfds.testing.DatasetBuilderTestCase):
+class Bp4dAlignedTest(utils.SerialBuilderMixin, tfds.testing.DatasetBuilderTestCase):
     """Aligned 200 x 200 faces: frames without image or landmarks are skipped."""
 
     DATASET_CLASS = bp4d_dataset_builder.Builder

@@ -33,7 +33,7 @@ def _expected_counts(aligned: bool) -> dict[str, int]:
     return counts
 
 
-class DisfaAlignedTest(tfds.testing.DatasetBuilderTestCase):
+class DisfaAlignedTest(utils.SerialBuilderMixin, tfds.testing.DatasetBuilderTestCase):
     """Left (default) and right camera, aligned 200: frames without landmarks skipped."""
 
     DATASET_CLASS = disfa_dataset_builder.Builder

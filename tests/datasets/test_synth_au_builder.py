@@ -14,7 +14,7 @@ from tfau.datasets.synth_au import generate, synth_au_dataset_builder
 from tfau.synth import ALL_AUS, DISFA_VIEWS, SynthAU
 
 
-class SynthAUTinyTest(tfds.testing.DatasetBuilderTestCase):
+class SynthAUTinyTest(utils.SerialBuilderMixin, tfds.testing.DatasetBuilderTestCase):
     """The tiny config: 3 subjects (one per part) x 1 task x 3 frames x 2 views."""
 
     DATASET_CLASS = synth_au_dataset_builder.Builder
