@@ -379,3 +379,14 @@ def table_3_counts():
 def test_parameter_counts_match_table_3(table_3_counts, network):
     total, learnable = table_3_counts[network]
     assert (total // 10**6, learnable // 10**6) == TABLE_3[network]
+
+
+def test_outputs_stay_float32_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        for model in (HydraNet(num_aus=2, **TINY), AUNet(fusion="pi_conv", **TINY)):
+            assert model(_feed(model, _batch()))["au"].dtype == "float32"
+        view = AUNetsViewClassifier(num_views=3, **TINY)
+        assert view(_feed(view, _batch()))["view"].dtype == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")

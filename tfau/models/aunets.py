@@ -317,7 +317,7 @@ def _apply_hydranet_head(features: Any, au: str, *, fc_units: int, dropout: floa
 
 
 def _hydranet_model(image: Any, heads: list[Any]) -> keras.Model:
-    au = keras.layers.Concatenate(name="hydranet_au")(heads)
+    au = keras.layers.Concatenate(dtype="float32", name="hydranet_au")(heads)
     return keras.Model({"image": image}, {"au": au}, name="hydranet")
 
 
