@@ -294,3 +294,14 @@ def test_full_size_parameter_counts(full_size_counts, network):
     assert total == FULL_SIZE[network]
     frozen = FROZEN_GROUPS_1_3 if network == "FVGG" else FROZEN_GROUPS_1_2
     assert trainable == total - frozen
+
+
+def test_eacnet_output_stays_float32_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = EACNet(region_units=8, **TINY)
+        assert model.get_layer("eacnet_cnet_region_conv").compute_dtype == "bfloat16"
+        out = model(_batch())["au"]
+        assert out.dtype == "float32" and np.all(np.isfinite(out))
+    finally:
+        keras.config.set_dtype_policy("float32")
