@@ -21,6 +21,7 @@ def _reference(layer, features, maps, training):
     """The straightforward per-AU loop with Keras layers and the layer's weight slices."""
     num_aus = maps.shape[-1]
     total = 0.0
+    batch_norms = {}
     for au in range(num_aus):
         x = features * maps[..., au : au + 1]
         index = 0
@@ -38,15 +39,25 @@ def _reference(layer, features, maps, training):
                     ]
                 )
                 x = conv(x)
-                source = layer.batch_norms[index]
-                batch_norm = keras.layers.BatchNormalization(epsilon=source.epsilon)
+                batch_norm = keras.layers.BatchNormalization(epsilon=layer.epsilon)
                 batch_norm.build(x.shape)
-                batch_norm.set_weights([w.numpy()[units] for w in source.weights])
+                batch_norm.set_weights(
+                    [
+                        w[index].numpy()[units]
+                        for w in (
+                            layer.gammas,
+                            layer.betas,
+                            layer.moving_means,
+                            layer.moving_variances,
+                        )
+                    ]
+                )
                 x = keras.ops.relu(batch_norm(x, training=training))
+                batch_norms[index, au] = batch_norm
                 index += 1
             x = keras.layers.MaxPooling2D(2)(x)
         total = total + np.asarray(x)
-    return total
+    return total, batch_norms
 
 
 @pytest.mark.parametrize("implementation", ["per_au", "grouped"])
@@ -61,20 +72,27 @@ def test_matches_a_per_au_keras_loop(implementation, first_stride, training):
     layer([features, maps])
     # Non-trivial BatchNorm statistics and affine parameters.
     rng = np.random.default_rng(1)
-    for batch_norm in layer.batch_norms:
-        gamma, beta, mean, variance = batch_norm.get_weights()
-        batch_norm.set_weights(
-            [
-                rng.uniform(0.5, 2, gamma.shape).astype("float32"),
-                rng.normal(size=beta.shape).astype("float32"),
-                rng.normal(size=mean.shape).astype("float32"),
-                rng.uniform(0.5, 2, variance.shape).astype("float32"),
-            ]
-        )
-    expected = _reference(layer, features, maps, training)
+    for gamma, beta, mean, variance in zip(
+        layer.gammas, layer.betas, layer.moving_means, layer.moving_variances, strict=True
+    ):
+        gamma.assign(rng.uniform(0.5, 2, gamma.shape))
+        beta.assign(rng.normal(size=beta.shape))
+        mean.assign(rng.normal(size=mean.shape))
+        variance.assign(rng.uniform(0.5, 2, variance.shape))
+    expected, batch_norms = _reference(layer, features, maps, training)
     output = layer([features, maps], training=training)
     assert output.shape == (2, 1, 1, 7) == expected.shape
     np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
+    # The moving statistics move as Keras' BatchNormalization's (only in training).
+    for (index, au), batch_norm in batch_norms.items():
+        units = slice(au * batch_norm.gamma.shape[0], (au + 1) * batch_norm.gamma.shape[0])
+        for moving, reference in (
+            (layer.moving_means[index], batch_norm.moving_mean),
+            (layer.moving_variances[index], batch_norm.moving_variance),
+        ):
+            np.testing.assert_allclose(
+                moving.numpy()[units], reference.numpy(), rtol=1e-4, atol=1e-5
+            )
 
 
 def test_parameter_count_is_one_branch_per_au():

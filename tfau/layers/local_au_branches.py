@@ -63,16 +63,17 @@ class LocalAUBranches(keras.layers.Layer):
     its own weights (e.g. 12 branches of 64 -> 96, 96 -> 128, 128 -> 160 channels in JAA-Net).
 
     The weights of all AUs are stored together, grouped by AU along the output channels
-    (channel ``i * f + j`` is unit ``j`` of AU ``i``), with one BatchNorm over all channels,
-    which is exactly one normalisation per AU. Two implementations compute the same function
+    (channel ``i * f + j`` is unit ``j`` of AU ``i``), BatchNorm weights included (one
+    normalisation per channel, i.e. per AU). Two implementations compute the same function
     from the same weights:
 
-    - ``"per_au"``: one native convolution per AU (kernel slices), the activations of all AUs
-      concatenated for the shared BatchNorm / ReLU / pooling ops. On a CPU this is the fast
-      one: TensorFlow's grouped convolutions (oneDNN) are several times slower here.
+    - ``"per_au"``: each AU's branch runs on its own tensors, one native convolution per AU
+      (kernel slices) and its own slice of the BatchNorm. On a CPU this is the faster one:
+      TensorFlow's grouped convolutions (oneDNN) are not faster here.
     - ``"grouped"``: the attention-weighted features of all AUs stacked along the channels and
-      each stage run as one native grouped ``tf.nn.conv2d`` (not ``Conv2D(groups=...)``,
-      which Keras routes through XLA). The graph does not grow with the number of AUs.
+      each convolution run as one native grouped ``tf.nn.conv2d`` (not
+      ``Conv2D(groups=...)``, which Keras routes through XLA). The graph does not grow with
+      the number of AUs.
 
     Args:
         filters: channels of each stage. Defaults to ``(96, 128, 160)`` (JAA-Net, c = 8).
@@ -81,7 +82,8 @@ class LocalAUBranches(keras.layers.Layer):
             paper: every convolution is 3 x 3 / 1 / 1); the authors' released Caffe model
             uses ``2``.
         implementation: ``"per_au"`` or ``"grouped"``, see above. Defaults to ``"per_au"``.
-        momentum: momentum of the BatchNorm moving statistics. Defaults to ``0.99``.
+        momentum: momentum of the BatchNorm moving statistics (updated in training calls, as
+            Keras' BatchNormalization). Defaults to ``0.99``.
         epsilon: BatchNorm variance epsilon. Defaults to ``1e-3``.
         kernel_initializer: initializer of each AU's kernels; variance-scaling initializers
             use the fans of one AU's kernel. Defaults to ``"he_normal"``.
@@ -177,17 +179,19 @@ class LocalAUBranches(keras.layers.Layer):
                     f"shape={features_shape}"
                 )
         self.num_aus = num_aus
-        self.kernels, self.biases, self.batch_norms = [], [], []
+        self.kernels, self.biases = [], []
+        self.gammas, self.betas, self.moving_means, self.moving_variances = [], [], [], []
         in_per_au = channels
         index = 0
         for filters in self.filters:
             for _ in range(self.convs_per_stage):
                 index += 1
                 unit_shape = (3, 3, in_per_au, filters)
+                units = num_aus * filters
                 self.kernels.append(
                     self.add_weight(
                         name=f"kernel_{index}",
-                        shape=(3, 3, in_per_au, num_aus * filters),
+                        shape=(3, 3, in_per_au, units),
                         initializer=_patches.per_unit_initializer(
                             _patches.clone_initializer(self.kernel_initializer), unit_shape
                         ),
@@ -197,62 +201,97 @@ class LocalAUBranches(keras.layers.Layer):
                 self.biases.append(
                     self.add_weight(
                         name=f"bias_{index}",
-                        shape=(num_aus * filters,),
+                        shape=(units,),
                         initializer=self.bias_initializer,
                         regularizer=self.bias_regularizer,
                     )
                 )
-                batch_norm = keras.layers.BatchNormalization(
-                    momentum=self.momentum,
-                    epsilon=self.epsilon,
-                    dtype=self.dtype_policy,
-                    name=f"batch_norm_{index}",
-                )
-                batch_norm.build((None, None, None, num_aus * filters))
-                self.batch_norms.append(batch_norm)
+                # BatchNorm weights of all AUs, one entry per channel (per AU and unit).
+                for weights, weight_name, initializer, trainable in (
+                    (self.gammas, "gamma", "ones", True),
+                    (self.betas, "beta", "zeros", True),
+                    (self.moving_means, "moving_mean", "zeros", False),
+                    (self.moving_variances, "moving_variance", "ones", False),
+                ):
+                    weights.append(
+                        self.add_weight(
+                            name=f"{weight_name}_{index}",
+                            shape=(units,),
+                            initializer=initializer,
+                            trainable=trainable,
+                            autocast=False,
+                        )
+                    )
                 in_per_au = filters
 
-    def _convolve(self, x, index, stride):
-        """One native (grouped when ``x`` holds all AUs' channels) convolution."""
-        kernel = ops.cast(self.kernels[index], x.dtype)
+    def _convolve(self, x, index, stride, units=slice(None)):
+        """One native convolution; grouped when ``x`` holds all AUs' channels, else on the
+        kernel slice ``units`` of one AU."""
+        kernel = ops.cast(self.kernels[index][..., units], x.dtype)
         x = tf.nn.conv2d(_pad(x, stride), kernel, stride, _padding(stride))
-        return x + ops.cast(self.biases[index], x.dtype)
+        return x + ops.cast(self.biases[index][units], x.dtype)
 
-    def _convolve_per_au(self, per_au_inputs, index, stride):
-        """One native convolution per AU with that AU's kernel slice, concatenated."""
-        kernel = ops.cast(self.kernels[index], per_au_inputs[0].dtype)
-        bias = ops.cast(self.biases[index], per_au_inputs[0].dtype)
-        out_per_au = kernel.shape[-1] // self.num_aus
-        outputs = []
-        for au, x_au in enumerate(per_au_inputs):
-            units = slice(au * out_per_au, (au + 1) * out_per_au)
-            x_au = tf.nn.conv2d(_pad(x_au, stride), kernel[..., units], stride, _padding(stride))
-            outputs.append(x_au + bias[units])
-        return ops.concatenate(outputs, axis=-1)
+    def _normalize(self, x, index, units, training, batch_statistics):
+        """BatchNorm of the channels ``units`` (float32 statistics, as Keras' BatchNorm);
+        in training, appends the batch ``(mean, variance)`` to ``batch_statistics``."""
+        x32 = ops.cast(x, "float32")
+        if training:
+            mean, variance = ops.moments(x32, axes=[0, 1, 2])
+            batch_statistics.append((mean, variance))
+        else:
+            mean = self.moving_means[index][units]
+            variance = self.moving_variances[index][units]
+        normalized = ops.batch_normalization(
+            x32,
+            mean,
+            variance,
+            axis=-1,
+            offset=self.betas[index][units],
+            scale=self.gammas[index][units],
+            epsilon=self.epsilon,
+        )
+        return ops.relu(ops.cast(normalized, x.dtype))
+
+    def _update_moving_statistics(self, index, batch_statistics):
+        mean = ops.concatenate([m for m, _ in batch_statistics], axis=0)
+        variance = ops.concatenate([v for _, v in batch_statistics], axis=0)
+        for moving, batch in (
+            (self.moving_means[index], mean),
+            (self.moving_variances[index], variance),
+        ):
+            moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
 
     def call(self, inputs, training=None):
         features, maps = inputs
         maps = ops.cast(maps, features.dtype)
+        training = bool(training) and self.trainable
         if self.implementation == "per_au":
-            x = [features * maps[..., au : au + 1] for au in range(self.num_aus)]
+            # Each AU's branch runs on its own tensors: no concatenation between stages.
+            branches = [features * maps[..., au : au + 1] for au in range(self.num_aus)]
         else:
             # (B, H, W, 1, C) * (B, H, W, A, 1) -> AU-major channels, the grouped layout.
             weighted = features[..., None, :] * maps[..., :, None]
             height, width = ops.shape(features)[1], ops.shape(features)[2]
-            x = ops.reshape(weighted, (-1, height, width, self.num_aus * features.shape[-1]))
+            branches = [
+                ops.reshape(weighted, (-1, height, width, self.num_aus * features.shape[-1]))
+            ]
         index = 0
         for _ in self.filters:
             for _ in range(self.convs_per_stage):
                 stride = self.first_stride if index == 0 else 1
-                if self.implementation == "per_au":
-                    if index > 0:
-                        x = ops.split(x, self.num_aus, axis=-1)
-                    x = self._convolve_per_au(x, index, stride)
-                else:
-                    x = self._convolve(x, index, stride)
-                x = ops.relu(self.batch_norms[index](x, training=training))
+                width = self.kernels[index].shape[-1] // len(branches)
+                batch_statistics = []
+                for branch, x in enumerate(branches):
+                    units = slice(branch * width, (branch + 1) * width)
+                    x = self._convolve(x, index, stride, units)
+                    branches[branch] = self._normalize(x, index, units, training, batch_statistics)
+                if training:
+                    self._update_moving_statistics(index, batch_statistics)
                 index += 1
-            x = ops.max_pool(x, pool_size=2, strides=2, padding="valid")
+            branches = [ops.max_pool(x, 2, strides=2, padding="valid") for x in branches]
+        if self.implementation == "per_au":
+            return ops.sum(ops.stack(branches, axis=0), axis=0)
+        x = branches[0]
         out_height, out_width = ops.shape(x)[1], ops.shape(x)[2]
         per_au = ops.reshape(x, (-1, out_height, out_width, self.num_aus, self.filters[-1]))
         return ops.sum(per_au, axis=3)
