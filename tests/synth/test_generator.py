@@ -103,10 +103,13 @@ def test_landmarks_move_as_facs_says(au):
     assert check(before, after), f"AU{au} ({description}) moved the landmarks the wrong way"
     unmoved = UNMOVED[au]
     np.testing.assert_allclose(after[unmoved], before[unmoved], atol=1e-4)
-    # Intensity scales the effect: half intensity, half the displacement (up to the clamp
-    # that keeps the lower inner lip from crossing the upper one).
+    # Intensity scales the effect: half intensity, half the displacement (the inner lip is left
+    # out: it is clamped so that the lower inner lip never crosses the upper one).
     _, before_half, after_half = _pair(au, value=2.5)
-    np.testing.assert_allclose(after_half - before_half, 0.5 * (after - before), atol=0.05)
+    linear = list(range(60))
+    np.testing.assert_allclose(
+        (after_half - before_half)[linear], 0.5 * (after - before)[linear], atol=1e-3
+    )
 
 
 # Landmarks whose box (plus a margin) must contain every pixel an AU changes.
@@ -121,11 +124,12 @@ REGIONS = {
     10: [*range(31, 36), *range(48, 63)],
     12: [*range(31, 36), *range(40, 42), *range(46, 48), *range(48, 66)],
     14: list(range(48, 66)),
-    15: [*range(48, 66), *range(6, 11)],
+    15: [*range(31, 36), *range(48, 66), *range(5, 12)],
     17: [*range(48, 66), *range(5, 12)],
-    20: [*range(48, 66), *range(4, 13)],
-    23: list(range(48, 66)),
-    24: list(range(48, 66)),
+    20: [*range(31, 36), *range(48, 66), *range(3, 14)],
+    # (The nasolabial furrows end at the lip corners: AUs moving the corners move them too.)
+    23: [*range(31, 36), *range(48, 66)],
+    24: [*range(31, 36), *range(48, 66)],
     25: list(range(48, 66)),
     26: [*range(48, 66), *range(2, 15)],
 }
@@ -139,7 +143,7 @@ def test_pixels_change_only_in_the_au_region(au):
     assert changed.sum() >= 15, f"AU{au} at intensity 5 changed only {changed.sum()} pixels"
     iod = np.linalg.norm(before[36:42].mean(0) - before[42:48].mean(0))
     points = np.concatenate([before[REGIONS[au]], after[REGIONS[au]]])
-    margin = 0.3 * iod
+    margin = 0.35 * iod
     top_margin = 0.75 * iod if au in (1, 2) else margin  # forehead lines above the brows
     x0, y0 = points.min(0) - [margin, top_margin]
     x1, y1 = points.max(0) + margin

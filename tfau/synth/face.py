@@ -326,10 +326,10 @@ def _render_points(lm: np.ndarray, brow_thickness: float, hairline: float) -> _P
         ],
     )
     # Dimples beside the lip corners (AU14).
-    p.add_mirrored("dimple", [({48: 1.0}, (-0.05, -0.005))])
+    p.add_mirrored("dimple", [({48: 1.0}, (-0.06, -0.005))])
     # Lines from the lip corners down (AU15) and out (AU20).
     p.add_mirrored("depressor", [({48: 1.0}, (-0.01, 0.04)), ({48: 1.0}, (-0.03, 0.13))])
-    p.add_mirrored("stretch", [({48: 1.0}, (-0.06, 0.015)), ({48: 1.0}, (-0.14, 0.05))])
+    p.add_mirrored("stretch", [({48: 1.0}, (-0.05, 0.01)), ({48: 1.0}, (-0.17, 0.06))])
     # Lip-press bulges above the upper and below the lower lip (AU24).
     p.add(
         "press",
@@ -582,6 +582,11 @@ _RENDER_DISPLACEMENTS: dict[int, dict[str, tuple[float, float]]] = {
 }
 
 _LANDMARK_FIELDS = _landmark_displacements()
+#: Overall strength of the AU displacements (tuned so that a small CNN learns every AU without
+#: any being trivial: see experiments/benchmarks/results/synth_learnability.md).
+AU_GAIN = 1.5
+# Lower-face AUs whose landmark motion is small next to the identity variation get more.
+_AU_GAINS = {10: 1.3, 14: 1.8, 15: 1.4, 20: 1.4, 23: 1.6, 24: 1.6, 25: 1.3}
 
 
 def au_displacements(identity: Identity) -> np.ndarray:
@@ -601,13 +606,13 @@ def au_displacements(identity: Identity) -> np.ndarray:
     n = identity.points.shape[0]
     out = np.zeros((len(ALL_AUS), n, 3))
     for k, au in enumerate(ALL_AUS):
-        landmark_field = _LANDMARK_FIELDS[au]
+        landmark_field = _LANDMARK_FIELDS[au] * (AU_GAIN * _AU_GAINS.get(au, 1.0))
         out[k, :NUM_LANDMARKS] = landmark_field
         out[k, NUM_LANDMARKS:] = identity.anchors @ landmark_field
         for name, (dx, dy) in _RENDER_DISPLACEMENTS.get(au, {}).items():
             sl = identity.slices[name]
             half = (sl.stop - sl.start) // 2
-            moves = np.array([dx, dy, 0.0])
+            moves = AU_GAIN * np.array([dx, dy, 0.0])
             out[k, sl.start : sl.start + half] += moves
             out[k, sl.start + half : sl.stop] += moves * np.array([-1.0, 1.0, 1.0])
     return out

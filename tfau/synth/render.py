@@ -23,6 +23,8 @@ _ONE = 1 << _SHIFT
 _AA = cv2.LINE_AA
 _K = {au: k for k, au in enumerate(ALL_AUS)}
 _MIN_ALPHA = 1e-3
+# Width of wrinkles and furrows, canonical units (the face is about 2 units wide).
+_WRINKLE = 0.02
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -47,7 +49,7 @@ def _halves(sl: slice) -> tuple[np.ndarray, np.ndarray]:
     return idx[:half], idx[half:]
 
 
-_CHIN_DOTS = np.array([[-0.05, -0.02], [0.05, -0.02], [0.0, 0.025], [-0.03, 0.05], [0.03, 0.05]])
+_CHIN_DOTS = np.array([[-0.06, -0.03], [0.06, -0.03], [0.0, 0.02], [-0.04, 0.06], [0.04, 0.06]])
 _INSIDE = np.array([48, 60, 61, 62, 54, 63, 64, 65])
 _LIP_LINE = np.array([48, 60, 61, 62, 54])
 _OUTER_LIP = np.arange(48, 60)
@@ -200,15 +202,15 @@ class FaceRenderer:
         lines(self.creases, self.c_crease, 0.01)
 
         # Furrow under the lower lids: faint at rest, deeper with AU6 and AU7.
-        lines(self.infraorbital, _mix(skin, shadow, 0.15 + 0.45 * a[6] + 0.5 * a[7]), 0.012)
+        lines(self.infraorbital, _mix(skin, shadow, 0.15 + 0.45 * a[6] + 0.5 * a[7]), _WRINKLE)
         if a[6] > _MIN_ALPHA:  # crow's feet
-            lines(self.crows_feet, _mix(skin, deep, 0.9 * a[6]), 0.012)
+            lines(self.crows_feet, _mix(skin, deep, 0.9 * a[6]), _WRINKLE)
         if a[1] > _MIN_ALPHA:  # forehead lines, inner part
-            lines(self.forehead_inner, _mix(skin, deep, 0.8 * a[1]), 0.012)
+            lines(self.forehead_inner, _mix(skin, deep, 0.8 * a[1]), _WRINKLE)
         if a[2] > _MIN_ALPHA:  # forehead lines, outer parts
-            lines(self.forehead_outer, _mix(skin, deep, 0.8 * a[2]), 0.012)
+            lines(self.forehead_outer, _mix(skin, deep, 0.8 * a[2]), _WRINKLE)
         if a[4] > _MIN_ALPHA:  # vertical lines between the brows
-            lines(self.glabella, _mix(skin, deep, 0.95 * a[4]), 0.014)
+            lines(self.glabella, _mix(skin, deep, 0.95 * a[4]), _WRINKLE)
         fill(self.brows, self.c_brows)
 
         # Nose: side, base, nostrils; wrinkles across the bridge with AU9.
@@ -217,27 +219,27 @@ class FaceRenderer:
         for index in self.nostrils:
             ellipse(index, (0.035, 0.018), self.c_nostril)
         if a[9] > _MIN_ALPHA:
-            lines(self.nose_wrinkles, _mix(skin, deep, 0.95 * a[9]), 0.013)
+            lines(self.nose_wrinkles, _mix(skin, deep, 0.95 * a[9]), _WRINKLE)
 
         # Nasolabial furrows: faint at rest, deeper with AU12, AU10 and AU9.
         fold = 0.12 + 0.55 * a[12] + 0.45 * a[10] + 0.3 * a[9]
-        lines(self.nasolabial, _mix(skin, shadow, fold), 0.014)
+        lines(self.nasolabial, _mix(skin, shadow, fold), _WRINKLE)
         if a[14] > _MIN_ALPHA:  # dimples
             for index in self.dimples:
-                ellipse(index, (0.018, 0.035), _mix(skin, deep, 0.9 * a[14]))
+                ellipse(index, (0.045, 0.085), _mix(skin, deep, a[14]))
         if a[15] > _MIN_ALPHA:  # lines down from the lip corners
-            lines(self.depressor, _mix(skin, shadow, 0.9 * a[15]), 0.012)
+            lines(self.depressor, _mix(skin, deep, 0.9 * a[15]), _WRINKLE)
         if a[20] > _MIN_ALPHA:  # lines out from the lip corners
-            lines(self.stretch, _mix(skin, shadow, 0.9 * a[20]), 0.012)
+            lines(self.stretch, _mix(skin, deep, 0.9 * a[20]), _WRINKLE)
         if a[24] > _MIN_ALPHA:  # lip-press bulges
-            lines(self.press, _mix(skin, self.highlight, a[24]), 0.016)
+            lines(self.press, _mix(skin, self.highlight, a[24]), 1.5 * _WRINKLE)
 
         # Chin (AU17): mentolabial furrow and the dimpled chin boss.
-        lines([self.mentolabial], _mix(skin, shadow, 0.1 + 0.6 * a[17]), 0.014)
+        lines([self.mentolabial], _mix(skin, deep, 0.1 + 0.8 * a[17]), _WRINKLE)
         if a[17] > _MIN_ALPHA:
             dot = _mix(skin, deep, 0.85 * a[17])
             for offset in np.round(_CHIN_DOTS * scale * _ONE).astype(np.int32):
-                disc(fx[self.chin_centre] + offset, 0.012, dot)
+                disc(fx[self.chin_centre] + offset, 0.022, dot)
 
         # Mouth: lips, the dark inside, upper teeth when the lips part, and the lip line.
         lips = self.identity.lips
@@ -252,7 +254,7 @@ class FaceRenderer:
         press = max(a[23], a[24])
         lines([_LIP_LINE], _mix(lips * 0.7, lips * 0.35, press), 0.012 + 0.008 * press)
         if a[23] > _MIN_ALPHA:  # tightened lips: a darker vermilion border
-            lines([_OUTER_LIP], _mix(lips, lips * 0.55, a[23]), 0.01, closed=True)
+            lines([_OUTER_LIP], _mix(lips, lips * 0.45, a[23]), _WRINKLE, closed=True)
 
 
 def render_face(
