@@ -11,10 +11,7 @@ from tfau import faces
 from tfau.models.eacnet import (
     FVGG,
     EACNet,
-    EACNetROICentres,
     ENet,
-    RegionConv2D,
-    RegionDense,
 )
 from tfau.models.vgg import vgg_filters
 
@@ -154,60 +151,7 @@ def test_eacnet_keras_round_trip(tmp_path):
     np.testing.assert_allclose(loaded(batch)["au"], model(batch)["au"], rtol=1e-5, atol=1e-6)
 
 
-def test_region_conv2d_matches_a_per_region_numpy_convolution():
-    x = RNG.standard_normal((2, 3, 6, 5, 4)).astype(np.float32)
-    layer = RegionConv2D(7, 3, activation="relu")
-    out = np.asarray(layer(x))
-    assert out.shape == (2, 3, 4, 3, 7)
-    kernel = layer.kernel.numpy().reshape(3, 3, 3, 4, 7)  # (regions, kh, kw, in, out)
-    bias = layer.bias.numpy()
-    expected = np.zeros_like(out)
-    for r in range(3):
-        for i in range(4):
-            for j in range(3):
-                window = x[:, r, i : i + 3, j : j + 3, :]
-                expected[:, r, i, j] = np.einsum("bhwc,hwcf->bf", window, kernel[r]) + bias[r]
-    np.testing.assert_allclose(out, np.maximum(expected, 0), rtol=1e-5, atol=1e-5)
-    # Each region has its own kernel: same numbers as a Conv2D given that region's kernel.
-    conv = keras.layers.Conv2D(7, 3, activation="relu")
-    conv.build((None, 6, 5, 4))
-    conv.set_weights([kernel[1], bias[1]])
-    np.testing.assert_allclose(out[:, 1], conv(x[:, 1]), rtol=1e-5, atol=1e-5)
-
-
-def test_region_dense_matches_per_region_matrices():
-    x = RNG.standard_normal((2, 4, 3, 5)).astype(np.float32)
-    layer = RegionDense(6)
-    out = np.asarray(layer(x))
-    kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
-    assert kernel.shape == (4, 15, 6)
-    expected = np.stack([x[:, r].reshape(2, 15) @ kernel[r] + bias[r] for r in range(4)], axis=1)
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
-
-
-def test_region_layers_initialise_with_per_region_fans():
-    layer = RegionDense(150, kernel_initializer=keras.initializers.GlorotUniform(seed=1))
-    layer.build((None, 20, 8192))
-    limit = np.sqrt(6 / (8192 + 150))  # one region's Glorot limit, not 20 regions'
-    kernel = layer.kernel.numpy()
-    assert kernel.max() <= limit and kernel.max() > 0.99 * limit
-
-
-def test_region_layers_config_round_trip():
-    for layer in (RegionConv2D(5, 3, activation="relu"), RegionDense(4), EACNetROICentres()):
-        clone = layer.__class__.from_config(layer.get_config())
-        assert clone.get_config() == layer.get_config()
-
-
 def test_errors_name_the_bad_value():
-    with pytest.raises(ValueError, match="`filters` must be a positive integer"):
-        RegionConv2D(0)
-    with pytest.raises(ValueError, match="`units` must be a positive integer"):
-        RegionDense(-1)
-    with pytest.raises(ValueError, match=r"expects \(batch, regions, height, width, channels\)"):
-        RegionConv2D(4)(np.zeros((2, 6, 6, 3), np.float32))
-    with pytest.raises(ValueError, match=r"landmarks of shape \(batch, 49, 2\)"):
-        EACNetROICentres()(np.zeros((2, 10, 2), np.float32))
     with pytest.raises(ValueError, match="`frozen_groups` must be an integer from 0 to 4"):
         FVGG(frozen_groups=5, **TINY)
     with pytest.raises(ValueError, match="`region_units` must be a positive integer"):

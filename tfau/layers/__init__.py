@@ -14,9 +14,12 @@ from tfau.layers.attention_enhance import AttentionEnhance
 from tfau.layers.attention_refinement import AttentionRefinement
 from tfau.layers.gradient_scale import GradientScale
 from tfau.layers.local_response_normalization import LocalResponseNormalization
+from tfau.layers.region_conv2d import RegionConv2D
+from tfau.layers.region_dense import RegionDense
 from tfau.layers.roi_crop import ROICrop
 from tfau.layers.sigmoid_patch_attention import SigmoidPatchAttention
 
 # isort: split
 # Landmark-derived attention maps (tfau.faces inside the graph).
+from tfau.layers.eacnet_roi_centres import EACNetROICentres
 from tfau.layers.landmark_attention import LandmarkAttention
