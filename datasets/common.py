@@ -428,18 +428,54 @@ class AUBuilderMixin:
 # Images and faces
 
 
-def decode_image(data: bytes) -> np.ndarray | None:
+_REDUCED_READ_FLAGS = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+
+def decode_image(data: bytes, reduce: int = 1) -> np.ndarray | None:
     """Decodes JPEG/PNG bytes to RGB uint8; None if the bytes are not a complete image.
 
     A truncated JPEG still decodes (libjpeg fills the rest with grey and only warns), so a
     JPEG must also end with its end-of-image marker.
+
+    Args:
+        data: the encoded image.
+        reduce: 1, 2, 4 or 8: decode at that fraction of the size (JPEG scales in the DCT
+            domain, much faster than decoding in full and resizing).
     """
     if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
         return None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), _REDUCED_READ_FLAGS[reduce])
     if image is None:
         return None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def decode_reduction(landmarks49: np.ndarray | None, spec: CropSpec) -> int:
+    """Largest JPEG decode reduction (1, 2, 4, 8) that still leaves the face over-sampled.
+
+    The face warp shrinks the frame by the scale of its matrix; decoding at 1/f of the size
+    is free of loss as long as the warp still shrinks (scale * f <= 1).
+    """
+    matrix = face_matrix(landmarks49, spec)
+    if matrix is None:
+        return 1
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    for factor in (8, 4, 2):
+        if scale * factor <= 1.0:
+            return factor
+    return 1
+
+
+def reduce_points(points: np.ndarray | None, factor: int) -> np.ndarray | None:
+    """Pixel coordinates of a frame decoded at 1/``factor`` (pixel centres kept aligned)."""
+    if points is None or factor == 1:
+        return points
+    return ((points + 0.5) / factor - 0.5).astype(np.float32)
 
 
 def encode_jpeg(image_rgb: np.ndarray) -> bytes:

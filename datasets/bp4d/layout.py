@@ -311,12 +311,19 @@ def sequence_examples(task: Bp4dSequence) -> common.SequenceResult:
         if frame not in images:
             result.skip("missing_image", f"{where} (no image file)")
             continue
-        image = common.decode_image(images[frame].read_bytes())
+        points, box_points = landmarks.get(frame), fallback.get(frame)
+        # BP4D frames are 1040 x 1392: decode at the smallest size the face crop allows.
+        factor = common.decode_reduction(points if points is not None else box_points, task.crop)
+        image = common.decode_image(images[frame].read_bytes(), reduce=factor)
         if image is None:
             result.skip("corrupt_image", str(images[frame]))
             continue
-        points = landmarks.get(frame)
-        face = common.crop_face(image, points, task.crop, box_landmarks=fallback.get(frame))
+        face = common.crop_face(
+            image,
+            common.reduce_points(points, factor),
+            task.crop,
+            box_landmarks=common.reduce_points(box_points, factor),
+        )
         if face is None:
             reason = "no_landmarks" if task.crop.aligned else "no_landmarks_in_sequence"
             result.skip(reason, where)

@@ -17,7 +17,7 @@ from tfau.datasets import common, make_dummy_data
 from tfau.datasets.bp4d import bp4d_dataset_builder, layout
 
 from tfau.faces import align_face, eye_centres, inter_ocular_distance
-from tfau.synth import write_bp4d
+from tfau.synth import Preset, write_bp4d
 
 MANIFEST = utils.manifest(utils.BP4D_DUMMY)
 PART_OF = {s: part for part, subjects in layout.PARTS.items() for s in subjects}
@@ -281,3 +281,23 @@ def test_process_pool_gives_the_same_examples():
         for (_, x), (_, y) in zip(a.examples, b.examples, strict=True):
             assert x["image"] == y["image"]
             np.testing.assert_array_equal(x["landmarks"], y["landmarks"])
+
+
+def test_reduced_jpeg_decoding_gives_the_full_resolution_face(tmp_path):
+    root = tmp_path / "bp4d"
+    preset = Preset("one", ("F001",), ("T1",), 2, ("SN001",), 1)
+    write_bp4d(root, size=preset, seed=4, scale=0.5, progress=False)
+    found = layout.find_layout(root)
+    crop = common.CropSpec(aligned=True, image_size=48)
+    task = layout.make_task(found, *found.sequences[0], crop)
+    raw = layout.read_landmarks(task.landmarks_mat, common.SequenceResult())
+    images = layout.index_images(task.image_dir)
+    frame = next(f for f in sorted(raw) if f in images)
+    assert common.decode_reduction(raw[frame], crop) == 4  # a 48 px face of a 520 px frame
+    example = dict(layout.sequence_examples(task).examples)[f"F001_T1_{frame:05d}"]
+    reference = align_face(utils.decode(images[frame].read_bytes()), raw[frame], output_size=48)
+    np.testing.assert_allclose(example["landmarks"], reference.landmarks, atol=1e-3)
+    stored = utils.decode(example["image"]).astype(np.float32)
+    assert np.abs(stored - reference.image).mean() < 6.0
+    # The full-size decode of an unreduced config still matches exactly (no reduction).
+    assert common.decode_reduction(raw[frame], common.CropSpec(True, 400)) == 1
