@@ -78,3 +78,60 @@ def dummy_inputs():
 @pytest.fixture
 def dummy_targets():
     return make_targets
+
+
+#: AUs of the learning checks: brows (1, 4), lip corners (12), lips apart (25).
+LEARNING_AUS = (1, 4, 12, 25)
+
+
+def _synth_faces(generator, subject, task, num_frames, size):
+    """Face crops (square box around the landmarks, x1.3) resized to ``size``, their
+    landmarks in crop pixels, and the occurrence labels of ``LEARNING_AUS``."""
+    import tensorflow as tf
+
+    sequence = generator.sequence(subject, task, num_frames)
+    frames = np.stack(list(sequence.frames())).astype("float32")
+    landmarks = sequence.landmarks49[0].astype("float32")
+    low, high = landmarks.min(axis=1), landmarks.max(axis=1)
+    centre, side = (low + high) / 2, (high - low).max(axis=1) * 1.3
+    corner = centre - side[:, None] / 2
+    height, width = frames.shape[1:3]
+    boxes = np.stack(
+        [
+            corner[:, 1] / height,
+            corner[:, 0] / width,
+            (corner[:, 1] + side) / height,
+            (corner[:, 0] + side) / width,
+        ],
+        axis=1,
+    )
+    crops = tf.image.crop_and_resize(frames, boxes, np.arange(num_frames), (size, size))
+    crop_landmarks = (landmarks - corner[:, None]) * (size / side)[:, None, None]
+    return np.asarray(crops), crop_landmarks, sequence.occurrence(LEARNING_AUS).astype("float32")
+
+
+@pytest.fixture(scope="session")
+def synth_au_faces():
+    """SynthAU faces (balanced AU profile): 24 subjects, tasks T1-T2 to train, T3 to test.
+
+    AUs are rendered at twice their labelled intensity (``au_scale=2``) so that the signal
+    stays visible on 74 x 74 crops (labels count intensity >= 1 as present).
+
+    Returns ``{"train": (images, landmarks, labels), "test": (...)}``, images 74 x 74
+    float32 0-255 face crops, landmarks in crop pixels, labels ``(n, 4)`` for
+    ``LEARNING_AUS``.
+    """
+    from tfau.synth import SynthAU
+
+    generator = SynthAU(
+        profile="balanced", image_size=(160, 200), seed=0, head_motion=0.3, au_scale=2.0
+    )
+    subjects = [f"F{i:03d}" for i in range(1, 13)] + [f"M{i:03d}" for i in range(1, 13)]
+    splits = {"train": [], "test": []}
+    for subject in subjects:
+        for task, split, frames in (("T1", "train", 10), ("T2", "train", 10), ("T3", "test", 8)):
+            splits[split].append(_synth_faces(generator, subject, task, frames, size=74))
+    return {
+        split: tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
+        for split, parts in splits.items()
+    }

@@ -1,5 +1,8 @@
 """PAttNet and its Table 3 baselines: structure, independence of the nine encoders, counts."""
 
+import doctest
+
+import keras
 import numpy as np
 import pytest
 
@@ -11,8 +14,9 @@ TINY = tfau.models.tiny_kwargs("PAttNet")
 
 def test_full_size_encoders_give_5184_features_per_patch():
     model = pattnet.PAttNet()
-    assert model.get_layer("pattnet_encoder_flatten").output.shape == (None, 9, 5184)
-    assert model.get_layer("pattnet_encoder_fc").output.shape == (None, 9, 60)
+    for patch in range(1, 10):
+        assert model.get_layer(f"pattnet_encoder_p{patch}_flatten").output.shape == (None, 5184)
+    assert model.get_layer("pattnet_encoder_encodings").output.shape == (None, 9, 60)
     outputs = {key: tuple(value.shape) for key, value in model.output.items()}
     assert outputs == {"au": (None, 12), "patch_attention": (None, 9)}
     assert model.input.name == "patches" and model.input.shape == (None, 9, 100, 100, 3)
@@ -27,11 +31,8 @@ def test_nine_encoders_are_independent():
     model = pattnet.PAttNet(**TINY)
     rng = np.random.default_rng(0)
     patches = rng.normal(size=(2, 9, 40, 40, 3)).astype("float32")
-    encoder = tfau.models.get("PAttNet")  # the registry returns the same builder
-    assert encoder is pattnet.PAttNet
-    import keras
-
-    encodings = keras.Model(model.input, model.get_layer("pattnet_encoder_fc").output)
+    assert tfau.models.get("PAttNet") is pattnet.PAttNet
+    encodings = keras.Model(model.input, model.get_layer("pattnet_encoder_encodings").output)
     before = np.asarray(encodings(patches, training=False))
     changed = patches.copy()
     changed[:, 4] = rng.normal(size=(2, 40, 40, 3))
@@ -64,11 +65,11 @@ def test_one_network_per_au():
 def test_single_patch_and_holistic_baselines():
     single = pattnet.PAttNetSinglePatch()
     assert single.input.name == "image" and single.input.shape == (None, 100, 100, 3)
-    assert single.get_layer("pattnet_single_patch_flatten").output.shape == (None, 5184)
+    assert single.get_layer("pattnet_single_patch_encoder_flatten").output.shape == (None, 5184)
     assert single.count_params() == (2_432 + 51_264 + 102_464 + 640 + 311_100) + 60 * 12 + 12
     holistic = pattnet.PAttNetHolistic()
     # 200 -> 196 -> 98 -> 94 -> 47 -> 43 -> 21: 21 x 21 x 64 features.
-    assert holistic.get_layer("pattnet_holistic_flatten").output.shape == (None, 28_224)
+    assert holistic.get_layer("pattnet_holistic_encoder_flatten").output.shape == (None, 28_224)
     assert holistic.name == "pattnet_holistic"
 
 
@@ -83,3 +84,36 @@ def test_argument_errors():
         pattnet.PAttNet(**{**TINY, "filters": (8, 8)})
     with pytest.raises(ValueError, match=r"Received: encoding_size=0"):
         pattnet.PAttNetHolistic(encoding_size=0)
+
+
+@pytest.mark.slow
+def test_tiny_pattnet_learns_synth_au(synth_au_faces):
+    from tfau.data.patches import pattnet_patches
+
+    def patches(images, landmarks):
+        crops = [
+            pattnet_patches(i, p, output_size=40) for i, p in zip(images, landmarks, strict=True)
+        ]
+        return (np.stack(crops) - 128.0) / 64.0
+
+    train_patches = patches(*synth_au_faces["train"][:2])
+    test_patches = patches(*synth_au_faces["test"][:2])
+    train_labels, test_labels = synth_au_faces["train"][2], synth_au_faces["test"][2]
+    keras.utils.set_random_seed(0)
+    model = pattnet.PAttNet(**{**TINY, "num_aus": train_labels.shape[1]})
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss={"au": tfau.losses.WeightedBinaryCrossEntropy()},
+    )
+    model.fit(train_patches, {"au": train_labels}, batch_size=16, epochs=20, verbose=0)
+    predictions = model.predict(test_patches, verbose=0)["au"]
+    f1 = tfau.metrics.f1_frame(test_labels, predictions)
+    rates = test_labels.mean(axis=0)
+    chance = 2 * rates / (1 + rates)  # F1 of always predicting "present"
+    print(f"PAttNet-tiny SynthAU test F1 per AU {np.round(f1, 3)}, chance {np.round(chance, 3)}")
+    assert f1.mean() > chance.mean() + 0.15
+
+
+def test_docstring_examples():
+    result = doctest.testmod(pattnet)
+    assert result.attempted > 0 and result.failed == 0
