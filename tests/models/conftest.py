@@ -112,7 +112,7 @@ def _synth_faces(generator, subject, task, num_frames, size):
 
 @pytest.fixture(scope="session")
 def synth_au_faces():
-    """SynthAU faces (balanced AU profile): 24 subjects, tasks T1-T2 to train, T3 to test.
+    """SynthAU faces (balanced AU profile): 32 subjects, tasks T1-T2 to train, T3 to test.
 
     AUs are rendered at twice their labelled intensity (``au_scale=2``) so that the signal
     stays visible on 74 x 74 crops (labels count intensity >= 1 as present).
@@ -126,10 +126,10 @@ def synth_au_faces():
     generator = SynthAU(
         profile="balanced", image_size=(160, 200), seed=0, head_motion=0.3, au_scale=2.0
     )
-    subjects = [f"F{i:03d}" for i in range(1, 13)] + [f"M{i:03d}" for i in range(1, 13)]
+    subjects = [f"F{i:03d}" for i in range(1, 17)] + [f"M{i:03d}" for i in range(1, 17)]
     splits = {"train": [], "test": []}
     for subject in subjects:
-        for task, split, frames in (("T1", "train", 10), ("T2", "train", 10), ("T3", "test", 8)):
+        for task, split, frames in (("T1", "train", 15), ("T2", "train", 15), ("T3", "test", 8)):
             splits[split].append(_synth_faces(generator, subject, task, frames, size=74))
     return {
         split: tuple(np.concatenate([part[i] for part in parts]) for i in range(3))

@@ -105,7 +105,7 @@ def test_tiny_pattnet_learns_synth_au(synth_au_faces):
         optimizer=keras.optimizers.Adam(1e-3),
         loss={"au": tfau.losses.WeightedBinaryCrossEntropy()},
     )
-    model.fit(train_patches, {"au": train_labels}, batch_size=16, epochs=20, verbose=0)
+    model.fit(train_patches, {"au": train_labels}, batch_size=16, epochs=10, verbose=0)
     predictions = model.predict(test_patches, verbose=0)["au"]
     f1 = tfau.metrics.f1_frame(test_labels, predictions)
     rates = test_labels.mean(axis=0)
