@@ -123,7 +123,8 @@ REGIONS = {
     9: [*range(20, 24), *range(27, 36), *range(40, 42), *range(46, 54)],
     10: [*range(31, 36), *range(48, 63)],
     12: [*range(31, 36), *range(40, 42), *range(46, 48), *range(48, 66)],
-    14: list(range(48, 66)),
+    # The cheeks are tied to the lip corners as well.
+    14: [*range(31, 36), 40, 41, 46, 47, *range(48, 66)],
     15: [*range(31, 36), *range(48, 66), *range(5, 12)],
     17: [*range(48, 66), *range(5, 12)],
     20: [*range(31, 36), *range(48, 66), *range(3, 14)],

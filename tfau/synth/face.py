@@ -586,7 +586,7 @@ _LANDMARK_FIELDS = _landmark_displacements()
 #: any being trivial: see experiments/benchmarks/results/synth_learnability.md).
 AU_GAIN = 1.5
 # Lower-face AUs whose landmark motion is small next to the identity variation get more.
-_AU_GAINS = {10: 1.3, 14: 1.8, 15: 1.4, 20: 1.4, 23: 1.6, 24: 1.6, 25: 1.3}
+_AU_GAINS = {10: 1.3, 14: 2.2, 15: 1.4, 20: 1.5, 23: 1.9, 24: 1.6, 25: 1.3}
 
 
 def au_displacements(identity: Identity) -> np.ndarray:
