@@ -41,6 +41,11 @@ Alignment (``tfau.faces.alignment``), numpy / OpenCV, one face at a time:
     ``AlignedFace(image, matrix, landmarks, keypoints, inter_ocular_distance)``.
     ``transform_points(points, matrix)``, ``invert_transform(matrix)``.
 
+Alignment in the TF graph (``tfau.faces.alignment_tf``), batched, same transform:
+    ``similarity_from_keypoints_tf(keypoints, output_size=200, box_enlarge=2.9)``:
+    ``(..., 2, 3)``; ``warp_affine_tf(images, matrices, output_size=200, border_value=128)``;
+    ``transform_points_tf(points, matrices)``, ``invert_transform_tf(matrices)``.
+
 tfau.faces is a leaf package: it imports nothing else from tfau.
 """
 
@@ -53,6 +58,12 @@ from tfau.faces.alignment import (
     keypoints_from_landmarks,
     similarity_from_keypoints,
     transform_points,
+)
+from tfau.faces.alignment_tf import (
+    invert_transform_tf,
+    similarity_from_keypoints_tf,
+    transform_points_tf,
+    warp_affine_tf,
 )
 from tfau.faces.attention import (
     EACNET_HALF_SIZE,
@@ -126,6 +137,7 @@ __all__ = [
     "get_scheme",
     "inter_ocular_distance",
     "invert_transform",
+    "invert_transform_tf",
     "jaanet_attention_maps",
     "jaanet_au_centres",
     "jaanet_half_size",
@@ -133,5 +145,8 @@ __all__ = [
     "keypoints_from_landmarks",
     "ruler",
     "similarity_from_keypoints",
+    "similarity_from_keypoints_tf",
     "transform_points",
+    "transform_points_tf",
+    "warp_affine_tf",
 ]
