@@ -4,10 +4,11 @@ Keeps ``import tfau`` quiet and pins Keras to the TensorFlow backend (tfau's lay
 TF-only ops). oneDNN stays enabled: it is what makes convolutions fast on AVX-512 CPUs.
 
 TensorFlow's shared libraries print a few INFO lines (oneDNN, CUDA stubs) through absl before
-absl's logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them. When the user has
-not chosen a log level, TensorFlow is imported here with the stderr file descriptor pointed at
-/dev/null; Python-level errors raised by that import still reach the user, after stderr is
-restored.
+absl's logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them, and the first
+device enumeration logs a CUDA error on machines without a GPU. When the user has not chosen a
+log level, TensorFlow is imported and its devices listed here with the stderr file descriptor
+pointed at /dev/null; Python-level errors raised meanwhile still reach the user, after stderr
+is restored.
 """
 
 import contextlib
@@ -39,4 +40,8 @@ def configure() -> None:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     with _stderr_silenced():
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        # Enumerating devices initialises the CUDA stub, which logs an error line on machines
+        # without a GPU; do it now, while stderr is silenced.
+        tensorflow.config.list_physical_devices()

@@ -141,7 +141,7 @@ class PipelineConfig:
 
 
 def load_split(
-    name: str,
+    name: str | Any,
     split: str,
     data_dir: str | None = None,
     read_config: Any | None = None,
@@ -152,9 +152,10 @@ def load_split(
     without decoding any image.
 
     Args:
-        name: dataset and config, e.g. ``"bp4d/aligned200"`` or ``"synth_au/tiny"``.
+        name: dataset and config, e.g. ``"bp4d/aligned200"`` or ``"synth_au/tiny"``, or a
+            prepared ``tfds.core.DatasetBuilder`` (e.g. one made with a custom `FaceConfig`).
         split: e.g. ``"part1+part2"``.
-        data_dir: TFDS data directory; None: TFDS's default.
+        data_dir: TFDS data directory; None: TFDS's default (ignored for a builder).
         read_config: a ``tfds.ReadConfig``; defaults to TFDS's, with files read in order.
 
     Returns:
@@ -167,7 +168,7 @@ def load_split(
 
     import tfau.datasets  # noqa: F401  (registers the builders)
 
-    builder = tfds.builder(name, data_dir=data_dir)
+    builder = tfds.builder(name, data_dir=data_dir) if isinstance(name, str) else name
     features = builder.info.features
     decoders = {
         key: tfds.decode.SkipDecoding()
