@@ -1,0 +1,273 @@
+"""`TrainConfig`: everything one training run needs, as plain data (JSON round trip).
+
+Example:
+    >>> config = TrainConfig(model="DRML", dataset="synth_au/tiny", batch_size=4)
+    >>> TrainConfig.from_dict(config.to_dict()) == config
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
+MIXED_PRECISION = (None, "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass
+class LossSpec:
+    """One loss term on one model output.
+
+    Args:
+        name: a `tfau.training.losses` name (``"sigmoid_cross_entropy"``,
+            ``"offset_cross_entropy"``, ``"weighted_bce"``, ``"weighted_softmax_ce"``,
+            ``"weighted_dice"``, ``"alignment"``, ``"attention_refinement"``).
+        weight: factor of this term in the total loss (JAA-Net's lambdas).
+        kwargs: keyword arguments of the loss function; a weight argument given as
+            ``"auto"`` is computed from the training split's labels.
+    """
+
+    name: str
+    weight: float = 1.0
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class OptimizerSpec:
+    """Optimizer and learning-rate schedule.
+
+    Args:
+        name: ``"sgd"`` (momentum, optionally Nesterov) or ``"adam"``.
+        learning_rate: base learning rate.
+        momentum: SGD momentum.
+        nesterov: Nesterov momentum (SGD).
+        weight_decay: weight decay (Keras' decoupled form, scaled by the learning rate).
+        beta_1: Adam's beta_1.
+        beta_2: Adam's beta_2.
+        epsilon: Adam's epsilon.
+        schedule: ``"constant"``, ``"step"`` (x ``decay_factor`` every ``decay_steps``
+            iterations, DRML) or ``"epoch_step"`` (x ``decay_factor`` every ``decay_epochs``
+            epochs, JAA-Net).
+        decay_factor: multiplicative decay of the step schedules.
+        decay_steps: iterations between decays (``"step"``).
+        decay_epochs: epochs between decays (``"epoch_step"``).
+    """
+
+    name: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float | None = None
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    schedule: str = "constant"
+    decay_factor: float = 0.1
+    decay_steps: int = 4000
+    decay_epochs: int = 2
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """One training run.
+
+    Args:
+        model: ``tfau.models`` registry name.
+        model_kwargs: builder arguments (``num_aus`` defaults to the dataset's AUs).
+        dataset: TFDS name and config, e.g. ``"synth_au/tiny"``.
+        train_split: training split, e.g. ``"part1+part2"``.
+        val_split: validation split for model selection / early stopping (None: none).
+        test_split: split `Trainer.evaluate` uses by default.
+        pipeline: ``tfau.data`` pipeline name; None: the model's.
+        pipeline_kwargs: overrides of the pipeline config (``input_size``...).
+        batch_size: GLOBAL batch size (over all replicas and workers).
+        epochs: number of epochs.
+        steps_per_epoch: steps per epoch; None: training examples // batch_size.
+        losses: output name -> `LossSpec` (or a list of them).
+        optimizer: `OptimizerSpec`.
+        seed: seed of init, data order, augmentation and dropout.
+        strategy: one of `STRATEGIES`; ``"auto"``: multi_worker with TF_CONFIG, mirrored with
+            several GPUs, else default.
+        mixed_precision: None, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
+        jit_compile: XLA-compile the training step.
+        deterministic: enable TF op determinism (bit-exact resumes).
+        checkpoint_every: steps between checkpoints (and at each epoch end).
+        keep_checkpoints: checkpoints kept.
+        early_stopping_patience: epochs without validation F1 gain before stopping (AUNets).
+        shuffle_buffer: shuffle buffer of the training pipeline.
+        run_dir: output folder (checkpoints, logs, config, metrics).
+    """
+
+    model: str
+    dataset: str
+    model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_split: str = "part1+part2"
+    val_split: str | None = None
+    test_split: str = "part3"
+    pipeline: str | None = None
+    pipeline_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    batch_size: int = 8
+    epochs: int = 1
+    steps_per_epoch: int | None = None
+    losses: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {"au": LossSpec("sigmoid_cross_entropy")}
+    )
+    optimizer: OptimizerSpec = dataclasses.field(default_factory=OptimizerSpec)
+    seed: int = 0
+    strategy: str = "auto"
+    mixed_precision: str | None = None
+    jit_compile: bool = False
+    deterministic: bool = True
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    early_stopping_patience: int | None = None
+    shuffle_buffer: int = 4096
+    run_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optimizer, dict):
+            self.optimizer = OptimizerSpec(**self.optimizer)
+        losses = {}
+        for output, specs in self.losses.items():
+            items = specs if isinstance(specs, list) else [specs]
+            losses[output] = [s if isinstance(s, LossSpec) else _loss_spec(s) for s in items]
+            if not isinstance(specs, list):
+                losses[output] = losses[output][0]
+        self.losses = losses
+        for name in ("batch_size", "epochs", "checkpoint_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if self.steps_per_epoch is not None and (
+            not isinstance(self.steps_per_epoch, int) or self.steps_per_epoch < 1
+        ):
+            raise ValueError(
+                "`steps_per_epoch` must be None or a positive integer. "
+                f"Received: steps_per_epoch={self.steps_per_epoch!r}"
+            )
+        if self.strategy not in STRATEGIES:
+            raise ValueError(
+                f"`strategy` must be one of {STRATEGIES}. Received: strategy={self.strategy!r}"
+            )
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(
+                f"`mixed_precision` must be one of {MIXED_PRECISION}. "
+                f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.optimizer.name not in ("sgd", "adam"):
+            raise ValueError(
+                f'`optimizer.name` must be "sgd" or "adam". Received: {self.optimizer.name!r}'
+            )
+        if self.optimizer.schedule not in ("constant", "step", "epoch_step"):
+            raise ValueError(
+                '`optimizer.schedule` must be "constant", "step" or "epoch_step". '
+                f"Received: {self.optimizer.schedule!r}"
+            )
+
+    def loss_items(self) -> list[tuple[str, LossSpec]]:
+        """``(output, spec)`` pairs of every loss term."""
+        items = []
+        for output, specs in self.losses.items():
+            for spec in specs if isinstance(specs, list) else [specs]:
+                items.append((output, spec))
+        return items
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` (dotted keys such as ``"optimizer.learning_rate"`` allowed)."""
+        data = self.to_dict()
+        for key, value in changes.items():
+            target = data
+            *parents, last = key.split(".")
+            for parent in parents:
+                if not isinstance(target.get(parent), dict):
+                    raise KeyError(f"Unknown config key {key!r}.")
+                target = target[parent]
+            if target is data and last not in data:
+                raise KeyError(f"Unknown config key {key!r}. Keys: {', '.join(sorted(data))}.")
+            target[last] = value
+        return TrainConfig.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of `to_dict`; unknown keys raise a ``KeyError`` naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise KeyError(
+                f"Unknown TrainConfig keys {sorted(unknown)}. Known keys: {sorted(known)}."
+            )
+        return cls(**data)
+
+    def save(self, path: str) -> None:
+        """Writes the config as JSON."""
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+
+    @classmethod
+    def load(cls, path: str) -> TrainConfig:
+        """Reads a JSON or (with PyYAML installed) YAML config file."""
+        with open(path) as f:
+            text = f.read()
+        if os.path.splitext(path)[1] in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise ImportError("YAML configs need PyYAML: pip install pyyaml") from None
+            return cls.from_dict(yaml.safe_load(text))
+        return cls.from_dict(json.loads(text))
+
+
+def _loss_spec(data: Any) -> LossSpec:
+    if isinstance(data, str):
+        return LossSpec(data)
+    if isinstance(data, dict):
+        return LossSpec(**data)
+    raise TypeError(f"A loss spec must be a name or a dict. Received: {data!r}")
+
+
+#: Built-in configs (the experiments registry adds the papers' ones).
+BUILTIN_CONFIGS: dict[str, dict[str, Any]] = {
+    "synth_drml_tiny": {
+        "model": "DRML",
+        "model_kwargs": {
+            "input_shape": [74, 74, 3],
+            "num_aus": 12,
+            "conv1_filters": 8,
+            "conv_filters": 8,
+            "fc_units": [32, 32],
+        },
+        "dataset": "synth_au/tiny",
+        "pipeline_kwargs": {"input_size": 74, "source_size": 80},
+        "batch_size": 4,
+        "epochs": 2,
+        "losses": {"au": {"name": "sigmoid_cross_entropy"}},
+        "optimizer": {"name": "sgd", "learning_rate": 0.001, "momentum": 0.9},
+        "checkpoint_every": 2,
+    },
+}
+
+
+def get_config(name_or_path: str) -> TrainConfig:
+    """A built-in config by name, or a JSON/YAML file.
+
+    Args:
+        name_or_path: a `BUILTIN_CONFIGS` name or a path.
+
+    Raises:
+        KeyError: neither a file nor a known name.
+    """
+    if os.path.exists(name_or_path):
+        return TrainConfig.load(name_or_path)
+    if name_or_path in BUILTIN_CONFIGS:
+        return TrainConfig.from_dict(json.loads(json.dumps(BUILTIN_CONFIGS[name_or_path])))
+    raise KeyError(
+        f"No config file or built-in config named {name_or_path!r}. "
+        f"Built-in configs: {', '.join(sorted(BUILTIN_CONFIGS))}."
+    )

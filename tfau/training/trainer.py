@@ -1,0 +1,419 @@
+"""`Trainer`: one custom training loop (``strategy.run``) for every tfau network.
+
+The loop runs under any ``tf.distribute`` strategy, including MultiWorkerMirroredStrategy
+(where Keras 3 ``fit`` fails, see the toolchain notes). Per-replica losses are tfau's
+per-example losses summed and divided by the GLOBAL batch size, so gradients summed over
+replicas equal the single-device gradient of the same global batch.
+
+Determinism and resumption: the seed fixes initialisation, dropout, data order and
+augmentation (tfau pipelines use stateless per-example seeds). Epoch ``e`` reads the training
+pipeline built with seed ``seed + EPOCH_SEED_STRIDE * e``; a resumed run restores model,
+optimizer, dropout seed states and the step, then skips the batches of the epoch already
+consumed, so a run killed at any moment ends with the same weights as an uninterrupted one.
+
+Example:
+    >>> from tfau.training import Trainer, get_config
+    >>> trainer = Trainer(get_config("synth_drml_tiny"), run_dir="/tmp/run", data_dir="/tmp/tfds")
+    >>> history = trainer.train()
+    >>> trainer.evaluate("part3")["mean_f1"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfau.training import losses as loss_lib
+from tfau.training.config import TrainConfig
+from tfau.training.optimizers import make_optimizer
+from tfau.training.strategy import is_chief, make_strategy, worker_id
+
+#: Epoch ``e`` uses pipeline seed ``seed + EPOCH_SEED_STRIDE * e``.
+EPOCH_SEED_STRIDE = 1_000_003
+
+
+class NaNLossError(FloatingPointError):
+    """Raised when the training loss is NaN or infinite; the message names step and batch."""
+
+
+class Trainer:
+    """Trains and evaluates one tfau model from a `TrainConfig`.
+
+    Args:
+        config: the run's `TrainConfig`.
+        model: a built model; None builds ``config.model`` from the ``tfau.models`` registry
+            under the strategy's scope (required for multi-device strategies).
+        pipeline: ``fn(dataset, *, training, batch_size, seed, repeat, mean, shuffle_buffer)``;
+            None: ``tfau.data.get_pipeline(config.pipeline or config.model,
+            **config.pipeline_kwargs)``.
+        strategy: a ``tf.distribute.Strategy``; None: `make_strategy(config.strategy)`.
+        data_dir: TFDS data directory.
+        run_dir: output folder; overrides ``config.run_dir``.
+        log: ``fn(message)`` for progress lines; None: print on the chief.
+
+    Example:
+        >>> trainer = Trainer(config, run_dir="/tmp/run")  # doctest: +SKIP
+        >>> trainer.train()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        model: Any | None = None,
+        pipeline: Callable[..., tf.data.Dataset] | None = None,
+        strategy: tf.distribute.Strategy | None = None,
+        data_dir: str | None = None,
+        run_dir: str | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        import keras
+
+        import tfau.data
+        import tfau.models
+
+        self.config = config
+        self.data_dir = data_dir
+        self.run_dir = run_dir or config.run_dir
+        if self.run_dir is None:
+            raise ValueError("A run needs a `run_dir` (argument or config.run_dir).")
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(config.seed)
+        self.strategy = strategy or make_strategy(config.strategy)
+        self.chief = is_chief(self.strategy)
+        self._log = log or (lambda message: print(message, flush=True) if self.chief else None)
+
+        self.train_examples = tfau.data.load_split(config.dataset, config.train_split, data_dir)
+        self.num_train_examples = _count(self.train_examples)
+        self.pipeline = pipeline or tfau.data.get_pipeline(
+            config.pipeline or config.model, **config.pipeline_kwargs
+        )
+        pipeline_config = getattr(self.pipeline, "config", None)
+        self.mean = None
+        if pipeline_config is not None and pipeline_config.normalization == "mean":
+            self.mean = [float(m) for m in tfau.data.image_mean(self.train_examples)]
+        self.steps_per_epoch = config.steps_per_epoch or (
+            self.num_train_examples // config.batch_size
+        )
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"The training split has {self.num_train_examples} examples, fewer than one "
+                f"batch of {config.batch_size}: lower `batch_size` or set `steps_per_epoch`."
+            )
+        self.num_aus = int(self.train_examples.element_spec["au"].shape[-1])
+        labels = None
+        if any(loss_lib.needs_labels(s.name, s.kwargs) for _, s in config.loss_items()):
+            labels = tfau.data.collect_labels(self.train_examples).labels
+        self.loss_terms = [
+            (output, float(spec.weight), loss_lib.make_loss(spec.name, spec.kwargs, labels))
+            for output, spec in config.loss_items()
+        ]
+
+        previous_policy = keras.config.dtype_policy()
+        try:
+            if config.mixed_precision:
+                keras.config.set_dtype_policy(config.mixed_precision)
+            with self.strategy.scope():
+                if model is None:
+                    kwargs = {"num_aus": self.num_aus, **config.model_kwargs}
+                    model = tfau.models.get(config.model)(**kwargs)
+                self.model = model
+                self.optimizer = make_optimizer(
+                    config.optimizer, self.steps_per_epoch, config.mixed_precision
+                )
+                self.optimizer.build(self.model.trainable_variables)
+                self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+                self.best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+                self.epochs_without_gain = tf.Variable(0, dtype=tf.int64, trainable=False)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        # Dropout's SeedGenerator states are variables of the model but not all are
+        # attributes Checkpoint follows: list every model variable explicitly.
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model,
+            model_variables=list(self.model.variables),
+            optimizer=self.optimizer,
+            step=self.step,
+            best_score=self.best_score,
+            epochs_without_gain=self.epochs_without_gain,
+        )
+        directory = os.path.join(self.run_dir, "checkpoints")
+        if not self.chief:
+            directory = os.path.join(self.run_dir, f"tmp_worker{worker_id(self.strategy)}")
+        self._checkpoint_dir = directory
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, directory, max_to_keep=config.keep_checkpoints
+        )
+        self._train_step = self._make_train_step()
+        self._predict = tf.function(lambda inputs: self.model(inputs, training=False))
+
+    # ----------------------------------------------------------------------------------------
+    # Training
+
+    def _loss(self, targets: dict[str, Any], outputs: dict[str, Any]) -> Any:
+        replicas = self.strategy.num_replicas_in_sync
+        total = tf.constant(0.0, tf.float32)
+        for output, weight, fn in self.loss_terms:
+            if output not in outputs or output not in targets:
+                raise KeyError(
+                    f"Loss on output {output!r}: the model outputs {sorted(outputs)} and the "
+                    f"pipeline targets {sorted(targets)}."
+                )
+            value = tf.cast(fn(targets[output], tf.cast(outputs[output], tf.float32)), tf.float32)
+            if value.shape.rank == 0:
+                value = value / replicas
+            else:
+                value = tf.reduce_sum(value) / self.config.batch_size
+            total += weight * value
+        if self.model.losses:
+            total += tf.add_n([tf.cast(v, tf.float32) for v in self.model.losses]) / replicas
+        return total
+
+    def _make_train_step(self) -> Callable[[Any], Any]:
+        model, optimizer = self.model, self.optimizer
+
+        def gradients(inputs: Any, targets: Any) -> tuple[Any, Any]:
+            with tf.GradientTape() as tape:
+                outputs = model(inputs, training=True)
+                loss = self._loss(targets, outputs)
+                scaled = optimizer.scale_loss(loss)
+            return loss, tape.gradient(scaled, model.trainable_variables)
+
+        if self.config.jit_compile:
+            gradients = tf.function(gradients, jit_compile=True)
+
+        def replica_step(inputs: Any, targets: Any) -> Any:
+            loss, grads = gradients(inputs, targets)
+            optimizer.apply(grads, model.trainable_variables)
+            return loss
+
+        @tf.function
+        def train_step(batch: Any) -> Any:
+            losses = self.strategy.run(replica_step, args=batch)
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+        return train_step
+
+    def epoch_dataset(self, epoch: int, skip: int = 0) -> tf.data.Dataset:
+        """The training batches of ``epoch`` (global batch size), after ``skip`` batches."""
+        dataset = self.pipeline(
+            self.train_examples,
+            training=True,
+            batch_size=self.config.batch_size,
+            seed=self.epoch_seed(epoch),
+            repeat=True,
+            mean=self.mean,
+            shuffle_buffer=self.config.shuffle_buffer,
+        )
+        dataset = dataset.take(self.steps_per_epoch).skip(skip)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        options.deterministic = True
+        return dataset.with_options(options)
+
+    def epoch_seed(self, epoch: int) -> int:
+        """Pipeline seed of ``epoch``."""
+        return self.config.seed + EPOCH_SEED_STRIDE * epoch
+
+    def batch_keys(self, epoch: int, batch: int) -> list[str]:
+        """``sequence/frame(/view)`` keys of batch ``batch`` of ``epoch`` (tfau pipelines)."""
+        from tfau.data.balancing import example_key
+
+        keys = self.train_examples.map(example_key)
+        if self.config.shuffle_buffer > 1:
+            keys = keys.shuffle(
+                self.config.shuffle_buffer,
+                seed=self.epoch_seed(epoch),
+                reshuffle_each_iteration=True,
+            )
+        size = self.config.batch_size
+        keys = keys.repeat().skip(batch * size).take(size)
+        return [k.decode() for k in keys.as_numpy_iterator()]
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint, if any; returns the step it reached."""
+        latest = self.manager.latest_checkpoint
+        if latest is None and not self.chief:
+            latest = tf.train.latest_checkpoint(os.path.join(self.run_dir, "checkpoints"))
+        if latest is not None:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self._log(f"Restored {latest} (step {int(self.step.numpy())}).")
+        return int(self.step.numpy())
+
+    def save(self) -> None:
+        """Writes a checkpoint (non-chief workers write to a temporary folder they delete)."""
+        self.manager.save(checkpoint_number=int(self.step.numpy()))
+        if not self.chief:
+            shutil.rmtree(self._checkpoint_dir, ignore_errors=True)
+
+    def train(self) -> list[dict[str, Any]]:
+        """Trains (resuming from the latest checkpoint) until ``config.epochs`` or early stop.
+
+        Returns:
+            The per-epoch metrics of the whole run (also in ``run_dir/metrics.jsonl``).
+
+        Raises:
+            NaNLossError: the loss became NaN or infinite; names the step, the batch and its
+                examples.
+        """
+        config = self.config
+        if self.chief:
+            os.makedirs(self.run_dir, exist_ok=True)
+            config.save(os.path.join(self.run_dir, "config.json"))
+        writer = (
+            tf.summary.create_file_writer(os.path.join(self.run_dir, "logs", "train"))
+            if self.chief
+            else tf.summary.create_noop_writer()
+        )
+        step = self.restore()
+        patience = config.early_stopping_patience
+        while step < config.epochs * self.steps_per_epoch:
+            if patience is not None and int(self.epochs_without_gain.numpy()) >= patience:
+                self._log(f"Early stopping at epoch {step // self.steps_per_epoch}.")
+                break
+            epoch, done = divmod(step, self.steps_per_epoch)
+            dataset = self.strategy.experimental_distribute_dataset(self.epoch_dataset(epoch, done))
+            start, losses = time.time(), []
+            for batch_index, batch in enumerate(dataset, start=done):
+                loss = float(self._train_step(batch))
+                if not math.isfinite(loss):
+                    keys = self.batch_keys(epoch, batch_index)
+                    raise NaNLossError(
+                        f"Loss is {loss} at step {step} (epoch {epoch}, batch {batch_index} of "
+                        f"the epoch, batch size {config.batch_size}); examples: {keys}"
+                    )
+                step += 1
+                self.step.assign(step)
+                losses.append(loss)
+                with writer.as_default(step=step):
+                    tf.summary.scalar("loss", loss)
+                    tf.summary.scalar("learning_rate", float(self._learning_rate()))
+                if step % config.checkpoint_every == 0 and step % self.steps_per_epoch:
+                    self.save()
+            record = {
+                "epoch": epoch,
+                "step": step,
+                "loss": float(np.mean(losses)) if losses else None,
+                "seconds": round(time.time() - start, 3),
+                "learning_rate": float(self._learning_rate()),
+            }
+            if config.val_split:
+                scores = self.evaluate(config.val_split)
+                record.update({f"val_{k}": v for k, v in scores.items() if k.startswith("mean")})
+                if scores["mean_f1"] > float(self.best_score.numpy()):
+                    self.best_score.assign(scores["mean_f1"])
+                    self.epochs_without_gain.assign(0)
+                    if self.chief:
+                        self.model.save_weights(os.path.join(self.run_dir, "best.weights.h5"))
+                else:
+                    self.epochs_without_gain.assign_add(1)
+            with writer.as_default(step=step):
+                for key, value in record.items():
+                    if key not in ("epoch", "step") and value is not None:
+                        tf.summary.scalar(f"epoch/{key}", value)
+            self._log(json.dumps(record))
+            if self.chief:
+                self._write_record(record)
+            self.save()
+        writer.flush()
+        return self.history()
+
+    def _learning_rate(self) -> Any:
+        learning_rate = self.optimizer.learning_rate
+        return (
+            learning_rate(self.optimizer.iterations) if callable(learning_rate) else learning_rate
+        )
+
+    def _write_record(self, record: dict[str, Any]) -> None:
+        # A kill between this write and the checkpoint replays the epoch: keep one record each.
+        history = [r for r in self.history() if r["epoch"] < record["epoch"]]
+        with open(os.path.join(self.run_dir, "metrics.jsonl"), "w") as f:
+            for item in [*history, record]:
+                f.write(json.dumps(item) + "\n")
+
+    def history(self) -> list[dict[str, Any]]:
+        """The per-epoch records of ``run_dir/metrics.jsonl``."""
+        path = os.path.join(self.run_dir, "metrics.jsonl")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    # ----------------------------------------------------------------------------------------
+    # Evaluation
+
+    def predict_split(self, split: str, batch_size: int | None = None) -> tuple[Any, Any]:
+        """Labels and AU probabilities of every example of ``split`` (test-time pipeline).
+
+        Returns:
+            ``(labels, probabilities)``, both ``(examples, num_aus)`` numpy arrays.
+        """
+        import tfau.data
+
+        examples = tfau.data.load_split(self.config.dataset, split, self.data_dir)
+        dataset = self.pipeline(
+            examples,
+            training=False,
+            batch_size=batch_size or self.config.batch_size,
+            mean=self.mean,
+        )
+        labels, probabilities = [], []
+        for inputs, targets in dataset:
+            labels.append(targets["au"].numpy())
+            probabilities.append(np.asarray(self._predict(inputs)["au"], np.float32))
+        return np.concatenate(labels), np.concatenate(probabilities)
+
+    def evaluate(self, split: str | None = None) -> dict[str, Any]:
+        """Per-AU F1-frame, accuracy and AUC on ``split`` (default ``config.test_split``).
+
+        Returns:
+            ``{"split", "aus", "f1", "accuracy", "auc", "mean_f1", "mean_accuracy",
+            "mean_auc", "num_examples"}``; per-AU values are lists, AUC NaN where an AU
+            has a single class.
+        """
+        from tfau.metrics import accuracy, f1_frame, roc_auc
+
+        split = split or self.config.test_split
+        labels, probabilities = self.predict_split(split)
+        f1 = f1_frame(labels, probabilities)
+        acc = accuracy(labels, probabilities)
+        auc = roc_auc(labels, probabilities)
+        return {
+            "split": split,
+            "aus": self.au_names(),
+            "f1": f1.tolist(),
+            "accuracy": acc.tolist(),
+            "auc": auc.tolist(),
+            "mean_f1": float(np.mean(f1)),
+            "mean_accuracy": float(np.mean(acc)),
+            "mean_auc": float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan"),
+            "num_examples": int(labels.shape[0]),
+        }
+
+    def au_names(self) -> list[str]:
+        """AU names of the dataset's label columns (``AU1``...), from the TFDS metadata."""
+        import tensorflow_datasets as tfds
+
+        metadata = tfds.builder(self.config.dataset, data_dir=self.data_dir).info.metadata or {}
+        aus = metadata.get("standard_aus")
+        if aus is None or len(aus) != self.num_aus:
+            return [f"au{i}" for i in range(self.num_aus)]
+        return [a if str(a).startswith("AU") else f"AU{a}" for a in aus]
+
+
+def _count(dataset: tf.data.Dataset) -> int:
+    cardinality = int(dataset.cardinality())
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(0, lambda count, _: count + 1))
