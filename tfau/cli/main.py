@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from tfau.version import __version__
 
 # Verb modules, in the order ``tfau --help`` lists them.
-VERB_MODULES: tuple[str, ...] = ("tfau.cli.demo", "tfau.cli.synth", "tfau.cli.build")
+VERB_MODULES: tuple[str, ...] = (
+    "tfau.cli.demo",
+    "tfau.cli.synth",
+    "tfau.cli.build",
+    "tfau.cli.train",
+    "tfau.cli.evaluate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
