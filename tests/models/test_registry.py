@@ -21,9 +21,11 @@ def tiny_model(name):
     return _BUILT[name]
 
 
-def feed(inputs):
-    """A single-input model takes its tensor, a multi-input model the dict of named inputs."""
-    return inputs if len(inputs) > 1 else next(iter(inputs.values()))
+def feed(model, inputs):
+    """The dict of named inputs, or the tensor itself for a model built on a single input."""
+    if isinstance(model.input, dict) or len(inputs) > 1:
+        return inputs
+    return next(iter(inputs.values()))
 
 
 def as_numpy(outputs):
@@ -60,7 +62,7 @@ def test_forward_shapes_and_values(name, dummy_inputs):
     assert model.name == model.name.lower()
     inputs = dummy_inputs(model, batch=2)
     assert set(inputs) == {tensor.name for tensor in model.inputs}
-    outputs = as_numpy(model(feed(inputs), training=False))
+    outputs = as_numpy(model(feed(model, inputs), training=False))
     assert set(outputs) == set(model.output)
     for key, value in outputs.items():
         expected = (2, *model.output[key].shape[1:])
@@ -83,17 +85,17 @@ def test_one_training_step_lowers_the_loss(name, dummy_inputs, dummy_targets):
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
     inputs = dummy_inputs(model, batch=4, seed=2)
-    targets = dummy_targets(model, as_numpy(model(feed(inputs), training=False)), seed=3)
+    targets = dummy_targets(model, as_numpy(model(feed(model, inputs), training=False)), seed=3)
     losses = losses_for(model.output)
     assert "au" in losses or "view" in losses, f"{name}: no supervised output"
 
     def total_loss():
-        outputs = model(feed(inputs), training=True)
+        outputs = model(feed(model, inputs), training=True)
         return sum(float(loss(targets[key], outputs[key])) for key, loss in losses.items())
 
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-3), loss=losses)
     before = total_loss()
-    model.train_on_batch(feed(inputs), {key: targets[key] for key in losses})
+    model.train_on_batch(feed(model, inputs), {key: targets[key] for key in losses})
     after = total_loss()
     assert np.isfinite(before) and after < before, f"{name}: loss {before} -> {after}"
 
@@ -107,8 +109,8 @@ def test_keras_file_round_trip(name, tmp_path, dummy_inputs):
     restored = keras.saving.load_model(path, safe_mode=True)
     assert restored.name == model.name
     assert [w.shape for w in restored.weights] == [w.shape for w in model.weights]
-    expected = as_numpy(model(feed(inputs), training=False))
-    actual = as_numpy(restored(feed(inputs), training=False))
+    expected = as_numpy(model(feed(model, inputs), training=False))
+    actual = as_numpy(restored(feed(restored, inputs), training=False))
     for key in expected:
         np.testing.assert_allclose(actual[key], expected[key], rtol=1e-6, atol=1e-6)
 
@@ -122,7 +124,7 @@ def test_saved_model_export_and_reload(name, tmp_path, dummy_inputs):
     reloaded = tf.saved_model.load(path)
     serving = reloaded.signatures["serving_default"]
     actual = serving(**{key: tf.constant(value) for key, value in inputs.items()})
-    expected = as_numpy(model(feed(inputs), training=False))
+    expected = as_numpy(model(feed(model, inputs), training=False))
     assert set(actual) == set(expected)
     for key in expected:
         np.testing.assert_allclose(np.asarray(actual[key]), expected[key], rtol=1e-5, atol=1e-5)
