@@ -11,11 +11,12 @@ the first ``round(validation_fraction * n)`` are held out. If that holds out nob
 datasets) one subject of the larger training part is held out; at least one training subject
 must remain. ``validation_fraction=0`` disables model selection (the last epoch is used).
 
-`run_cv` trains every (seed, fold) with Keras ``model.fit`` on tfau's losses, optimizers and
-pipelines (a `TrainConfig` in), and writes::
+`run_cv` trains every (seed, fold) with `tfau.training.Trainer` (a `TrainConfig` in) and
+writes::
 
-    <run_dir>/config.json
-    <run_dir>/seed<S>/<fold>/           weights of the chosen epoch (model.weights.h5), history
+    <run_dir>/config.json, protocol.json (folds, subjects, chosen epochs, times)
+    <run_dir>/seed<S>/<fold>/           the trainer's run: checkpoints, logs, metrics.jsonl,
+                                        best.weights.h5 (best validation mean F1)
     <run_dir>/results/                  per_fold.csv, summary.csv, results.md, f1_vs_paper.png
 
 Example:
@@ -180,7 +181,7 @@ def filter_subjects(dataset: Any, subjects: Sequence[str]) -> Any:
     return dataset.filter(keep)
 
 
-def _num_aus(dataset: str, data_dir: str | None) -> tuple[int, ...]:
+def _dataset_aus(dataset: str, data_dir: str | None) -> tuple[int, ...]:
     import tensorflow_datasets as tfds
 
     import tfau.datasets  # noqa: F401
@@ -192,35 +193,37 @@ def _num_aus(dataset: str, data_dir: str | None) -> tuple[int, ...]:
     return tuple(int(a) for a in aus)
 
 
-def _predict(model: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-    labels, probs = [], []
-    for inputs, targets in dataset:
-        outputs = model(inputs, training=False)
-        probs.append(np.asarray(outputs["au"], np.float32))
-        labels.append(np.asarray(targets["au"], np.float32))
-    if not labels:
-        raise ValueError("The evaluation split holds no example.")
-    return np.concatenate(labels), np.concatenate(probs)
+def subject_pipeline(pipeline: Any, train_subjects: Sequence[str]) -> Any:
+    """Wraps a pipeline so the fold's subjects split training from evaluation data.
 
+    Training pipelines (``training=True``) keep only ``train_subjects``; evaluation pipelines
+    drop them, so the training parts evaluate as the validation subjects and the test part
+    (which holds no training subject) is unchanged. This is how a `Trainer` that reads TFDS
+    split strings trains on part of its training split and validates on the rest.
 
-def _compile_losses(config: TrainConfig, labels: np.ndarray | None) -> dict[str, Any]:
-    from keras import ops
+    Args:
+        pipeline: a ``tfau.data`` pipeline function (``fn(dataset, *, training, ...)``).
+        train_subjects: the fold's training subjects.
 
-    from tfau.training.losses import make_loss
+    Returns:
+        The wrapped pipeline (keeps the wrapped one's ``config`` attribute).
+    """
+    import tensorflow as tf
 
-    losses = {}
-    for output, specs in config.losses.items():
-        items = specs if isinstance(specs, list) else [specs]
-        terms = [(s.weight, make_loss(s.name, s.kwargs, labels)) for s in items]
+    subjects = tf.constant(list(train_subjects))
 
-        def total(y_true: Any, y_pred: Any, terms: Any = terms) -> Any:
-            value = 0.0
-            for weight, fn in terms:
-                value = value + weight * ops.mean(fn(y_true, y_pred))
-            return value
+    def is_training_subject(example: Mapping[str, Any]) -> Any:
+        return tf.reduce_any(tf.equal(example["subject"], subjects))
 
-        losses[output] = total
-    return losses
+    def wrapped(dataset: Any, *, training: bool, **kwargs: Any) -> Any:
+        if training:
+            dataset = dataset.filter(is_training_subject)
+        else:
+            dataset = dataset.filter(lambda example: tf.logical_not(is_training_subject(example)))
+        return pipeline(dataset, training=training, **kwargs)
+
+    wrapped.config = getattr(pipeline, "config", None)  # type: ignore[attr-defined]
+    return wrapped
 
 
 def fit_fold(
@@ -229,99 +232,72 @@ def fit_fold(
     seed: int,
     run_dir: str,
     data_dir: str | None = None,
-    verbose: int = 0,
+    log: Any | None = None,
 ) -> FoldResult:
-    """Trains one (seed, fold) with ``model.fit``, selects the epoch on validation, tests.
+    """Trains one (seed, fold) with `tfau.training.Trainer`, picks the epoch, tests once.
+
+    The trainer trains on ``fold.train_subjects`` and evaluates the validation subjects after
+    every epoch (`subject_pipeline`); its best-validation weights (``best.weights.h5``) are
+    restored before the test part is predicted. Without validation subjects the last epoch is
+    tested. A killed fold resumes from the trainer's checkpoints when run again.
 
     Args:
         config: the run's `TrainConfig` (model, pipeline, losses, optimizer, epochs...).
         fold: the `Fold` (its splits and subjects).
         seed: seed of initialisation, data order and augmentation.
-        run_dir: folder of this (seed, fold): chosen weights and the epoch history.
+        run_dir: run folder of this (seed, fold): checkpoints, logs, metrics, weights.
         data_dir: TFDS data directory.
-        verbose: Keras verbosity.
+        log: progress printer passed to the trainer (None: the trainer's default).
 
     Returns:
         The test part's `FoldResult` at the chosen epoch.
     """
-    import keras
-
     import tfau.data
-    import tfau.models
-    from tfau.metrics import f1_frame
-    from tfau.training.optimizers import make_optimizer
+    from tfau.training.trainer import Trainer
 
-    os.makedirs(run_dir, exist_ok=True)
-    keras.utils.set_random_seed(seed)
-    aus = _num_aus(config.dataset, data_dir)
     pipeline = tfau.data.get_pipeline(config.pipeline or config.model, **config.pipeline_kwargs)
-    training_parts = tfau.data.load_split(config.dataset, fold.train_split, data_dir=data_dir)
-    train = filter_subjects(training_parts, fold.train_subjects)
-    label_table = tfau.data.collect_labels(train)
-    labels = np.asarray(label_table.labels)
-    mean = None
-    if pipeline.config.normalization == "mean":
-        mean = tfau.data.image_mean(train)
-    common = {"mean": mean, "batch_size": config.batch_size}
-    steps = config.steps_per_epoch or max(1, len(labels) // config.batch_size)
-    train_ds = pipeline(
-        train,
-        training=True,
-        seed=seed,
-        shuffle_buffer=config.shuffle_buffer,
-        repeat=True,
-        **common,
-    )
-    val_ds = None
-    if fold.validation_subjects:
-        val_ds = pipeline(
-            filter_subjects(training_parts, fold.validation_subjects), training=False, **common
+    steps = config.steps_per_epoch
+    if steps is None:
+        train = filter_subjects(
+            tfau.data.load_split(config.dataset, fold.train_split, data_dir=data_dir),
+            fold.train_subjects,
         )
-    test_ds = pipeline(
-        tfau.data.load_split(config.dataset, fold.test_split, data_dir=data_dir),
-        training=False,
-        **common,
-    )
-
-    model_kwargs = {"num_aus": len(aus), **config.model_kwargs}
-    if model_kwargs["num_aus"] != len(aus):
-        raise ValueError(
-            f"model_kwargs num_aus={model_kwargs['num_aus']} but {config.dataset} has "
-            f"{len(aus)} AUs {aus}."
-        )
-    model = tfau.models.get(config.model)(**model_kwargs)
-    model.compile(
-        optimizer=make_optimizer(config.optimizer, steps),
-        loss=_compile_losses(config, labels),
-        jit_compile=config.jit_compile,
-    )
-    history = []
-    best = (-1.0, None, None)
-    for epoch in range(1, config.epochs + 1):
-        fit = model.fit(train_ds, epochs=1, steps_per_epoch=steps, verbose=verbose)
-        entry = {"epoch": epoch, "loss": float(fit.history["loss"][-1])}
-        if not np.isfinite(entry["loss"]):
-            raise FloatingPointError(
-                f"Fold {fold.name}, seed {seed}: loss {entry['loss']} at epoch {epoch}."
+        count = len(tfau.data.collect_labels(train).labels)
+        steps = count // config.batch_size
+        if steps < 1:
+            raise ValueError(
+                f"Fold {fold.name}: {count} training examples, fewer than one batch of "
+                f"{config.batch_size}."
             )
-        if val_ds is not None:
-            y_val, p_val = _predict(model, val_ds)
-            entry["val_f1"] = float(100.0 * np.mean(f1_frame(y_val, p_val)))
-            if entry["val_f1"] > best[0]:
-                best = (entry["val_f1"], epoch, [w.copy() for w in model.get_weights()])
-        history.append(entry)
-    if val_ds is not None:
-        model.set_weights(best[2])
-        best_epoch, val_f1 = best[1], best[0]
-    else:
-        best_epoch, val_f1 = config.epochs, None
-    model.save_weights(os.path.join(run_dir, "model.weights.h5"))
-    with open(os.path.join(run_dir, "history.json"), "w") as f:
-        json.dump({"history": history, "best_epoch": best_epoch, "fold": fold.name}, f, indent=2)
-    y_test, p_test = _predict(model, test_ds)
+    fold_config = config.replace(
+        train_split=fold.train_split,
+        test_split=fold.test_split,
+        val_split=fold.train_split if fold.validation_subjects else None,
+        seed=int(seed),
+        steps_per_epoch=steps,
+        run_dir=run_dir,
+    )
+    trainer = Trainer(
+        fold_config,
+        pipeline=subject_pipeline(pipeline, fold.train_subjects),
+        data_dir=data_dir,
+        run_dir=run_dir,
+        log=log,
+    )
+    history = trainer.train()
+    best_epoch, val_f1 = None, None
+    scored = [r for r in history if r.get("val_mean_f1") is not None]
+    if scored:
+        best = max(scored, key=lambda r: (r["val_mean_f1"], -r["epoch"]))
+        best_epoch, val_f1 = int(best["epoch"]), 100.0 * float(best["val_mean_f1"])
+        trainer.model.load_weights(os.path.join(run_dir, "best.weights.h5"))
+    elif history:
+        best_epoch = int(history[-1]["epoch"])
+    labels, probabilities = trainer.predict_split(fold.test_split)
+    aus = _dataset_aus(config.dataset, data_dir)
     return evaluate_predictions(
-        y_test,
-        p_test,
+        labels,
+        probabilities,
         aus,
         fold=fold.name,
         seed=seed,
@@ -340,7 +316,7 @@ def run_cv(
     data_dir: str | None = None,
     paper: PaperResult | None = None,
     title: str | None = None,
-    verbose: int = 0,
+    log: Any | None = None,
 ) -> list[FoldResult]:
     """Runs the 3-fold subject-exclusive protocol for every seed and writes the results folder.
 
@@ -353,7 +329,7 @@ def run_cv(
         data_dir: TFDS data directory.
         paper: the published result printed beside tfau's.
         title: heading of the tables and the chart (default: the model and dataset).
-        verbose: Keras verbosity.
+        log: progress printer passed to the trainers.
 
     Returns:
         Every (seed, fold) `FoldResult`, seeds outer.
@@ -371,16 +347,13 @@ def run_cv(
     for seed in seeds:
         for fold in make_folds(parts, validation_fraction, seed, folds):
             start = time.monotonic()
-            fold_config = config.replace(
-                train_split=fold.train_split, test_split=fold.test_split, seed=int(seed)
-            )
             result = fit_fold(
-                fold_config,
+                config,
                 fold,
                 int(seed),
                 os.path.join(run_dir, f"seed{seed}", fold.name),
                 data_dir=data_dir,
-                verbose=verbose,
+                log=log,
             )
             results.append(result)
             protocol["runs"].append(
