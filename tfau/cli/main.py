@@ -21,6 +21,7 @@ VERB_MODULES: tuple[str, ...] = (
     "tfau.cli.build",
     "tfau.cli.train",
     "tfau.cli.evaluate",
+    "tfau.cli.cv",
 )
 
 

@@ -1,0 +1,103 @@
+"""``tfau cv``: the papers' 3-fold subject-exclusive protocol with validation subjects."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from typing import Any
+
+_EXPERIMENTS_FILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "experiments",
+    "configs.py",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the ``cv`` verb."""
+    parser = subparsers.add_parser(
+        "cv",
+        help="3-fold subject-exclusive cross-validation with a results folder",
+        description=(
+            "Trains one model per fold (named by its test part) and seed, chooses the epoch "
+            "on validation subjects held out of the training parts, tests once, and writes "
+            "per-AU F1 / accuracy / AUC per fold with mean +- std beside the paper's numbers "
+            "(CSV, Markdown, PNG) into <run_dir>/results."
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="an experiments/ name (drml_bp4d, jaanet_synth, ...), a built-in config name "
+        "or a JSON/YAML file",
+    )
+    parser.add_argument("--run_dir", required=True, help="output folder")
+    parser.add_argument("--data_dir", default=None, help="TFDS data directory")
+    parser.add_argument("--folds", nargs="+", default=None, help="test parts (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
+    parser.add_argument(
+        "--validation_fraction",
+        type=float,
+        default=0.2,
+        help="fraction of each training part's subjects held out (default: 0.2)",
+    )
+    parser.add_argument(
+        "--paper", default=None, help="published numbers to compare with, e.g. drml/bp4d"
+    )
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
+    parser.set_defaults(func=run)
+
+
+def load_experiments() -> Any:
+    """The ``experiments.configs`` module of the source tree (None when not installed)."""
+    if not os.path.exists(_EXPERIMENTS_FILE):
+        return None
+    spec = importlib.util.spec_from_file_location("tfau_experiments_configs", _EXPERIMENTS_FILE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the protocol and prints the summary table."""
+    from tfau.cli.train import parse_overrides
+    from tfau.training.config import get_config
+    from tfau.training.paper_results import paper_result
+    from tfau.training.protocol import run_cv
+
+    experiments = load_experiments()
+    paper = None
+    if experiments is not None and args.config in experiments.EXPERIMENTS:
+        experiment = experiments.get_experiment(args.config)
+        config = experiment.train_config()
+        paper = paper_result(experiment.paper, experiment.paper_dataset)
+        title = f"{experiment.name} ({config.model} on {config.dataset})"
+    else:
+        try:
+            config = get_config(args.config)
+        except KeyError as error:
+            names = "" if experiments is None else ", ".join(experiments.list_experiments())
+            print(f"error: {error.args[0]} Experiments: {names}", file=sys.stderr)
+            return 2
+        title = None
+    if args.paper:
+        paper = paper_result(*args.paper.split("/"))
+    overrides = parse_overrides(args.overrides)
+    if overrides:
+        config = config.replace(**overrides)
+    run_cv(
+        config,
+        args.run_dir,
+        folds=args.folds,
+        seeds=args.seeds,
+        validation_fraction=args.validation_fraction,
+        data_dir=args.data_dir,
+        paper=paper,
+        title=title,
+    )
+    with open(os.path.join(args.run_dir, "results", "results.md")) as f:
+        print(f.read())
+    return 0
