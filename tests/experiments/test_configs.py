@@ -1,0 +1,66 @@
+"""Every experiment config loads and is consistent with the registry, pipelines and papers."""
+
+import importlib.util
+import os
+import sys
+
+import pytest
+import tfau.datasets
+
+import tfau.data
+from tfau.models import get as get_model
+from tfau.training.config import TrainConfig
+from tfau.training.paper_results import paper_result
+
+_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "configs.py")
+_SPEC = importlib.util.spec_from_file_location("experiments_configs", _FILE)
+ex = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = ex  # dataclasses look their module up
+_SPEC.loader.exec_module(ex)
+
+PAPERS = ("drml", "eacnet", "jaanet", "aunets", "pattnet")
+
+
+def test_every_paper_has_its_published_datasets_and_a_synth_version():
+    expected = {f"{p}_bp4d" for p in PAPERS} | {f"{p}_synth" for p in PAPERS}
+    expected |= {"drml_disfa", "eacnet_disfa", "jaanet_disfa"}
+    assert set(ex.list_experiments()) == expected
+    with pytest.raises(KeyError, match=r"Unknown experiment 'nope'\. Experiments: aunets_bp4d"):
+        ex.get_experiment("nope")
+
+
+@pytest.mark.parametrize("name", ex.list_experiments())
+def test_config_is_valid(name):
+    import tensorflow_datasets as tfds
+
+    experiment = ex.get_experiment(name)
+    config = experiment.train_config()
+    assert isinstance(config, TrainConfig)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    builder_fn = get_model(config.model)
+    pipeline = tfau.data.get_config(config.pipeline or config.model, **config.pipeline_kwargs)
+    dataset, config_name = config.dataset.split("/")
+    builder_cls = tfds.builder_cls(dataset)
+    assert config_name in {c.name for c in builder_cls.BUILDER_CONFIGS}
+    assert config.train_split == "part1+part2" and config.test_split == "part3"
+    aus = ex.DATASET_AUS[dataset]
+    assert config.model_kwargs.get("num_aus", len(aus)) == len(aus)
+    paper = paper_result(experiment.paper, experiment.paper_dataset)
+    if experiment.dataset != "synth":
+        assert paper.aus == aus
+    assert experiment.paper_f1 == paper.reported_mean
+    if paper.consistent:
+        assert abs(paper.mean - experiment.paper_f1) <= 0.05
+    else:
+        assert "not the row mean" in paper.note
+    assert f"--config {name}" in experiment.command and experiment.stages and experiment.runs
+    if experiment.dataset == "synth":
+        # Tiny networks: build them and check the pipeline feeds their input size.
+        model = builder_fn(**config.model_kwargs)
+        assert model.count_params() < 3_000_000
+        image = model.inputs[0].shape if len(model.inputs) == 1 else None
+        if "patches" in pipeline.inputs:
+            assert tuple(model.inputs[0].shape[2:4]) == (pipeline.patch_size,) * 2
+        elif image is not None:
+            assert tuple(image[1:3]) == (pipeline.input_size,) * 2
+        assert isinstance(model.output, dict) and "au" in model.output
