@@ -1,0 +1,93 @@
+"""``tfau export``: a trained ``.keras`` model -> a SavedModel that serves with TF alone.
+
+Example:
+    tfau export --model_path runs/jaanet/model.keras --out exported/jaanet \\
+        --aus 1 2 4 6 7 10 12 14 15 17 23 24
+    tfau export --model_path drml.keras --out exported/drml --model_name DRML \\
+        --aus 1 2 4 --mean 120.5 98.1 90.3
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Adds the ``export`` verb to the ``tfau`` command line."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a trained model as a SavedModel (faces / frames signatures)",
+        description=(
+            "Writes a SavedModel whose signatures 'faces' (= serving_default: aligned uint8 "
+            "faces) and 'frames' (whole frames + 5 key points, aligned in the graph) include "
+            "the network's preprocessing and serve without tfau installed."
+        ),
+    )
+    parser.add_argument("--model_path", required=True, help="trained model (.keras file)")
+    parser.add_argument("--out", required=True, help="output folder of the SavedModel")
+    parser.add_argument(
+        "--model_name",
+        default=None,
+        help="tfau.models registry name (e.g. JAANet); default: from the model's name",
+    )
+    parser.add_argument(
+        "--aus",
+        type=int,
+        nargs="+",
+        required=True,
+        help="AU numbers of the model's output columns, in order",
+    )
+    parser.add_argument(
+        "--face_size", type=int, default=200, help="side of the aligned faces (default 200)"
+    )
+    parser.add_argument(
+        "--mean",
+        type=float,
+        nargs=3,
+        default=None,
+        help="training RGB mean, 0-255 (networks that subtract it: DRML)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="occurrence threshold (default 0.5)"
+    )
+    parser.set_defaults(func=run)
+
+
+def resolve_model_name(model_name: str | None, keras_name: str) -> str:
+    """The registry name given, or the one whose lower case is the model's name."""
+    from tfau.data import list_pipelines
+
+    if model_name is not None:
+        return model_name
+    matches = [name for name in list_pipelines() if name.lower() == keras_name.lower()]
+    if len(matches) != 1:
+        raise SystemExit(
+            f"Cannot tell the network from the model's name {keras_name!r}: pass --model_name "
+            f"(one of {', '.join(list_pipelines())})."
+        )
+    return matches[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Loads the model and exports it; prints the signatures."""
+    import keras
+
+    import tfau.models  # noqa: F401  (registers the custom layers for loading)
+    from tfau.export import export_model
+
+    model = keras.saving.load_model(args.model_path)
+    model_name = resolve_model_name(args.model_name, model.name)
+    metadata = export_model(
+        model,
+        args.out,
+        model_name=model_name,
+        aus=args.aus,
+        face_size=args.face_size,
+        threshold=args.threshold,
+        mean=args.mean,
+    )
+    print(f"Exported {model_name} ({', '.join(metadata['au_names'])}) to {args.out}")
+    for name, inputs in metadata["signatures"].items():
+        print(f"  signature {name!r}: inputs {', '.join(inputs)}")
+    return 0
