@@ -329,11 +329,10 @@ class Trainer:
         writer.flush()
         return self.history()
 
-    def _learning_rate(self) -> Any:
-        learning_rate = self.optimizer.learning_rate
-        return (
-            learning_rate(self.optimizer.iterations) if callable(learning_rate) else learning_rate
-        )
+    def _learning_rate(self) -> float:
+        # The property evaluates the schedule at the current iteration; under a strategy the
+        # constant rate is a distributed variable, which float() does not take.
+        return float(tf.convert_to_tensor(self.optimizer.learning_rate))
 
     def _write_record(self, record: dict[str, Any]) -> None:
         # A kill between this write and the checkpoint replays the epoch: keep one record each.

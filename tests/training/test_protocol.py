@@ -1,0 +1,114 @@
+"""The 3-fold subject-exclusive protocol: folds, validation subjects, a short CV on SynthAU."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfau.training.paper_results import paper_result
+from tfau.training.protocol import (
+    filter_subjects,
+    make_folds,
+    run_cv,
+    subject_pipeline,
+)
+
+BP4D_PARTS = {
+    "part1": "F001 F002 F008 F009 F010 F016 F018 F023 M001 M004 M007 M008 M012 M014".split(),
+    "part2": "F003 F005 F011 F013 F020 F022 M002 M005 M010 M011 M013 M016 M017 M018".split(),
+    "part3": "F004 F006 F007 F012 F014 F015 F017 F019 F021 M003 M006 M009 M015".split(),
+}
+
+
+def test_folds_are_named_by_test_part_and_validate_on_training_subjects_only():
+    folds = make_folds(BP4D_PARTS, validation_fraction=0.2, seed=0)
+    assert [f.name for f in folds] == ["part1", "part2", "part3"]
+    assert [f.train_split for f in folds] == ["part2+part3", "part1+part3", "part1+part2"]
+    for fold in folds:
+        test = set(BP4D_PARTS[fold.name])
+        training = set().union(*(BP4D_PARTS[p] for p in fold.train_split.split("+")))
+        assert not test & set(fold.validation_subjects)
+        assert set(fold.validation_subjects) | set(fold.train_subjects) == training
+        assert not set(fold.validation_subjects) & set(fold.train_subjects)
+    # round(0.2 * 14) + round(0.2 * 13) = 3 + 3 held out of parts 1 and 3.
+    assert len(folds[1].validation_subjects) == 6
+    assert len(folds[2].validation_subjects) == 6
+
+
+def test_validation_subjects_are_deterministic_per_seed():
+    a = make_folds(BP4D_PARTS, 0.2, seed=0)
+    assert a == make_folds(BP4D_PARTS, 0.2, seed=0)
+    b = make_folds(BP4D_PARTS, 0.2, seed=1)
+    assert [f.validation_subjects for f in a] != [f.validation_subjects for f in b]
+    assert make_folds(BP4D_PARTS, 0.0)[0].validation_subjects == ()
+
+
+def test_small_datasets_hold_out_one_subject_and_refuse_to_hold_out_all():
+    parts = {"part1": ["F001"], "part2": ["F003"], "part3": ["F004"]}
+    fold = make_folds(parts, 0.2, folds=["part3"])[0]
+    assert len(fold.validation_subjects) == 1 and len(fold.train_subjects) == 1
+    with pytest.raises(ValueError, match="leaves no training subject"):
+        make_folds({"part1": ["A"], "part2": ["B"]}, 0.6)
+    with pytest.raises(ValueError, match=r"Unknown folds \['part4'\]"):
+        make_folds(parts, folds=["part4"])
+    with pytest.raises(ValueError, match=r"`validation_fraction` must be in \[0, 1\)"):
+        make_folds(parts, 1.0)
+
+
+def _examples():
+    subjects = ["F001", "F003", "F001", "F004", "F003"]
+    return tf.data.Dataset.from_tensor_slices(
+        {"subject": subjects, "x": np.arange(5, dtype=np.int64)}
+    )
+
+
+def test_filter_subjects_and_subject_pipeline():
+    kept = [int(e["x"]) for e in filter_subjects(_examples(), ["F001", "F004"])]
+    assert kept == [0, 2, 3]
+
+    def identity(dataset, *, training, batch_size):
+        return dataset.batch(batch_size)
+
+    wrapped = subject_pipeline(identity, ["F003"])
+    train = next(iter(wrapped(_examples(), training=True, batch_size=8)))["x"].numpy()
+    held = next(iter(wrapped(_examples(), training=False, batch_size=8)))["x"].numpy()
+    assert train.tolist() == [1, 4] and held.tolist() == [0, 2, 3]
+
+
+def test_short_cv_on_synth_writes_complete_results_folder(synth_data_dir, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=1, steps_per_epoch=1, batch_size=2, checkpoint_every=1)
+    run_dir = str(tmp_path / "cv")
+    folds = run_cv(
+        config, run_dir, data_dir=synth_data_dir, paper=paper_result("drml", "bp4d"), log=print
+    )
+    assert [f.fold for f in folds] == ["part1", "part2", "part3"]
+    assert all(f.num_frames == 6 and f.best_epoch == 0 for f in folds)
+    results = os.path.join(run_dir, "results")
+    assert sorted(os.listdir(results)) == [
+        "f1_vs_paper.png",
+        "per_fold.csv",
+        "results.md",
+        "summary.csv",
+    ]
+    with open(os.path.join(results, "per_fold.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 9 and {r["fold"] for r in rows} == {"part1", "part2", "part3"}
+    with open(os.path.join(results, "summary.csv")) as f:
+        summary = list(csv.DictReader(f))
+    assert len(summary) == 13 and summary[-1]["au"] == "mean"
+    assert float(summary[0]["paper_f1"]) == 36.4
+    np.testing.assert_allclose(
+        float(summary[-1]["f1_mean"]), np.mean([f.f1.mean() for f in folds]), atol=1e-3
+    )
+    text = open(os.path.join(results, "results.md")).read()
+    for part in ("part1", "part2", "part3"):
+        assert f"| seed 0 / {part} |" in text
+    assert "| AU24 |" in text and "| paper |" in text
+    protocol = json.load(open(os.path.join(run_dir, "protocol.json")))
+    for run in protocol["runs"]:
+        assert run["name"] not in {s[:0] + run["name"] for s in run["validation_subjects"]}
+        assert len(run["validation_subjects"]) == 1
+    assert os.path.exists(os.path.join(run_dir, "seed0", "part2", "best.weights.h5"))
