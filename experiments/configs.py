@@ -296,6 +296,13 @@ def _synth(paper: str) -> Experiment:
         **copy.deepcopy(recipe),
     )
     config["checkpoint_every"] = 2
+    # One subject per part: some AUs never occur in a fold's training frames, so the papers'
+    # label-derived weights ("auto") are undefined; the synth runs use uniform weights.
+    for specs in config["losses"].values():
+        for spec in specs if isinstance(specs, list) else [specs]:
+            for key, value in spec.get("kwargs", {}).items():
+                if value == "auto":
+                    spec["kwargs"][key] = [1.0] * len(BP4D_AUS)
     return Experiment(
         name=name,
         paper=paper,
