@@ -59,10 +59,16 @@ def _randomise(layer, seed=1):
     layer.set_weights([v.astype("float32") for v in values])
 
 
+@pytest.mark.parametrize("implementation", ["per_au", "grouped"])
 @pytest.mark.parametrize("use_batch_norm", [False, True])
-def test_matches_per_au_numpy_reference(use_batch_norm):
+def test_matches_per_au_numpy_reference(use_batch_norm, implementation):
     maps = _maps()
-    layer = AttentionRefinement(width=4, use_batch_norm=use_batch_norm, return_logits=True)
+    layer = AttentionRefinement(
+        width=4,
+        use_batch_norm=use_batch_norm,
+        return_logits=True,
+        implementation=implementation,
+    )
     layer.build(maps.shape)
     _randomise(layer)
     refined, logits = layer(maps, training=False)
@@ -132,6 +138,32 @@ def test_compute_output_shape_with_unknown_sizes():
     assert AttentionRefinement().compute_output_shape((None, 52, 52, 12)) == shape
 
 
+def test_implementations_agree_in_training_with_gradients():
+    maps = tf.constant(_maps(batch=3, size=14, num_aus=4))
+    layers = {
+        implementation: AttentionRefinement(
+            width=5, return_logits=True, implementation=implementation
+        )
+        for implementation in ("per_au", "grouped")
+    }
+    results, initial_weights = {}, None
+    for implementation, layer in layers.items():
+        layer.build(maps.shape)
+        _randomise(layer)
+        if initial_weights is None:
+            initial_weights = layer.get_weights()
+        layer.set_weights(initial_weights)
+        with tf.GradientTape() as tape:
+            tape.watch(maps)
+            refined, logits = layer(maps, training=True)
+            loss = tf.reduce_sum(logits * tf.sin(tf.range(logits.shape[-1], dtype="float32")))
+        gradients = tape.gradient(loss, [maps, *layer.trainable_weights])
+        results[implementation] = [refined, logits, *gradients, *layer.non_trainable_weights]
+    assert len(results["per_au"]) == 2 + 1 + 11 + 6  # 4 kernels, 1 bias, 3 x (gamma, beta)
+    for a, b in zip(results["per_au"], results["grouped"], strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_xla_matches_eager():
     layer = AttentionRefinement(width=4, return_logits=True)
     maps = _maps()
@@ -174,6 +206,10 @@ def test_config_round_trip():
     assert (config["width"], config["use_batch_norm"], config["return_logits"]) == (5, False, True)
     clone = AttentionRefinement.from_config(config)
     assert clone.get_config() == config
+    assert config["implementation"] == "per_au"
+    # Configs saved before the `implementation` argument existed still load.
+    old_config = {k: v for k, v in config.items() if k != "implementation"}
+    assert AttentionRefinement.from_config(old_config).implementation == "per_au"
     refined, logits = clone(_maps())
     # Zero kernels: every logit is the zero bias, every refined value sigmoid(0).
     np.testing.assert_array_equal(logits.numpy(), np.zeros((2, 4, 4, 3), "float32"))
@@ -195,6 +231,11 @@ def test_keras_file_round_trip(keras_round_trip):
         (dict(width=True), r"Received: width=True"),
         (dict(use_batch_norm=1), r"`use_batch_norm` must be a bool. Received: use_batch_norm=1"),
         (dict(return_logits="no"), r"`return_logits` must be a bool. Received: return_logits='no'"),
+        (
+            dict(implementation="loop"),
+            r"`implementation` must be one of \('per_au', 'grouped'\). "
+            r"Received: implementation='loop'",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -8,6 +8,7 @@ _KERNEL = 3
 _NUM_CONVS = 4
 # Each unpadded 3 x 3 convolution removes one cell on every side.
 _SHRINK = _NUM_CONVS * (_KERNEL - 1)
+_IMPLEMENTATIONS = ("per_au", "grouped")
 
 
 @keras.saving.register_keras_serializable(package="tfau")
@@ -22,11 +23,13 @@ class AttentionRefinement(keras.layers.Layer):
     JAA-Net and in the authors' released code; ``use_batch_norm=False`` leaves it out).
     Convolutions followed by batch normalisation have no bias (it would be cancelled).
 
-    Every AU has its own weights. All AUs run together as grouped convolutions
-    (``tf.nn.conv2d`` with a filter whose input depth is a fraction of the input's channels,
-    one group per AU), not as a Python loop over AUs and not through
-    ``keras.layers.Conv2D(groups=...)``, which Keras routes through XLA on the TensorFlow
-    backend and trains about 170x slower on CPU. Channel ``a * width + j`` of a hidden
+    Every AU has its own weights, stored as grouped kernels (one group per AU). Two
+    implementations compute the same function from the same weights: ``"per_au"`` runs the
+    first convolution (one input channel per AU) as one depthwise convolution and the others
+    as one native convolution per AU (kernel slices); ``"grouped"`` runs each as one native
+    grouped ``tf.nn.conv2d`` (a filter whose input depth is a fraction of the input's
+    channels). Neither goes through ``keras.layers.Conv2D(groups=...)``, which Keras routes
+    through XLA on the TensorFlow backend and trains about 170x slower on CPU. Channel ``a * width + j`` of a hidden
     activation is unit ``j`` of AU ``a``; the per-channel batch normalisation is therefore
     exactly a separate normalisation per AU.
 
@@ -40,6 +43,9 @@ class AttentionRefinement(keras.layers.Layer):
             Defaults to ``True``.
         return_logits: bool, return ``(refined_maps, logits)`` instead of ``refined_maps``.
             Defaults to ``False``.
+        implementation: ``"per_au"`` or ``"grouped"``, see above (same weights and
+            outputs). Defaults to ``"per_au"``, which trained slightly faster on a 2-core CPU
+            (``experiments/benchmarks/results/models.md``).
         kernel_initializer: initializer for the convolution kernels. It sees the grouped
             kernel shape ``(3, 3, in_per_au, num_aus * out_per_au)``, so fan-in based
             initializers (the default) are exactly per AU, while fan-out based ones would see
@@ -77,6 +83,7 @@ class AttentionRefinement(keras.layers.Layer):
         width: int = 64,
         use_batch_norm: bool = True,
         return_logits: bool = False,
+        implementation: str = "per_au",
         kernel_initializer="he_normal",
         bias_initializer="zeros",
         **kwargs,
@@ -93,6 +100,12 @@ class AttentionRefinement(keras.layers.Layer):
         self.width = width
         self.use_batch_norm = use_batch_norm
         self.return_logits = return_logits
+        if implementation not in _IMPLEMENTATIONS:
+            raise ValueError(
+                f"`implementation` must be one of {_IMPLEMENTATIONS}. "
+                f"Received: implementation={implementation!r}"
+            )
+        self.implementation = implementation
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
@@ -144,12 +157,29 @@ class AttentionRefinement(keras.layers.Layer):
                 batch_norm.build((None, None, None, num_aus * out_per_au))
                 self.batch_norms.append(batch_norm)
 
+    def _convolve_per_au(self, x, index):
+        """Convolution ``index`` as separate native convolutions per AU (the first, with one
+        input channel per AU, as one depthwise convolution)."""
+        kernel = ops.cast(self.kernels[index], x.dtype)
+        if index == 0:
+            kernel = ops.reshape(kernel, (_KERNEL, _KERNEL, self.num_aus, -1))
+            return tf.nn.depthwise_conv2d(x, kernel, (1, 1, 1, 1), "VALID")
+        inputs = tf.split(x, self.num_aus, axis=-1)
+        kernels = tf.split(kernel, self.num_aus, axis=-1)
+        return ops.concatenate(
+            [tf.nn.conv2d(i, k, 1, "VALID") for i, k in zip(inputs, kernels, strict=True)],
+            axis=-1,
+        )
+
     def call(self, inputs, training=None):
         x = inputs
         for index in range(_NUM_CONVS):
-            # Native grouped convolution: the kernel's input depth (1 or `width`) is a
-            # fraction of the input's channels, so TensorFlow runs one group per AU.
-            x = tf.nn.conv2d(x, ops.cast(self.kernels[index], x.dtype), 1, "VALID")
+            if self.implementation == "per_au":
+                x = self._convolve_per_au(x, index)
+            else:
+                # Native grouped convolution: the kernel's input depth (1 or `width`) is a
+                # fraction of the input's channels, so TensorFlow runs one group per AU.
+                x = tf.nn.conv2d(x, ops.cast(self.kernels[index], x.dtype), 1, "VALID")
             if self.biases[index] is not None:
                 x = x + ops.cast(self.biases[index], x.dtype)
             if index < _NUM_CONVS - 1:
@@ -181,6 +211,7 @@ class AttentionRefinement(keras.layers.Layer):
                 "width": self.width,
                 "use_batch_norm": self.use_batch_norm,
                 "return_logits": self.return_logits,
+                "implementation": self.implementation,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             }
