@@ -215,7 +215,7 @@ def main() -> None:
         calls, batches = {}, {}
         for spec, (name, model, options) in variants.items():
             batch = options.get("batch", args.batch or TRAIN_BATCH.get(name, 8))
-            num_aus = au_output(model.outputs).shape[-1]
+            num_aus = au_output(model(random_inputs(model, 1, rng))).shape[-1]
             labels = tf.constant(rng.integers(0, 2, size=(batch, num_aus)).astype("float32"))
             landmarks = tf.constant(rng.uniform(40, 136, size=(batch, 49, 2)).astype("float32"))
             step = make_train_step(name, model, bool(options.get("jit")))

@@ -29,9 +29,9 @@ class AttentionRefinement(keras.layers.Layer):
     as one native convolution per AU (kernel slices); ``"grouped"`` runs each as one native
     grouped ``tf.nn.conv2d`` (a filter whose input depth is a fraction of the input's
     channels). Neither goes through ``keras.layers.Conv2D(groups=...)``, which Keras routes
-    through XLA on the TensorFlow backend and trains about 170x slower on CPU. Channel ``a * width + j`` of a hidden
-    activation is unit ``j`` of AU ``a``; the per-channel batch normalisation is therefore
-    exactly a separate normalisation per AU.
+    through XLA on the TensorFlow backend and trains about 170x slower on CPU. Channel
+    ``a * width + j`` of a hidden activation is unit ``j`` of AU ``a``; the per-channel
+    batch normalisation is therefore exactly a separate normalisation per AU.
 
     The refinement loss (eq. 4) is a sigmoid cross-entropy between refined and initial maps;
     ``return_logits=True`` also returns the pre-sigmoid logits for a numerically stable loss.
