@@ -16,6 +16,9 @@ import os
 import sys
 from collections.abc import Iterator
 
+# Set when tfau (not the user) chose TF_CPP_MIN_LOG_LEVEL.
+_MARKER = "TFAU_QUIET_TENSORFLOW"
+
 
 @contextlib.contextmanager
 def _stderr_silenced() -> Iterator[None]:
@@ -36,9 +39,12 @@ def _stderr_silenced() -> Iterator[None]:
 def configure() -> None:
     """Sets tfau's environment defaults without overriding anything the user set."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    # A level tfau chose is inherited by worker processes; only the user's own choice counts.
+    chosen_by_user = "TF_CPP_MIN_LOG_LEVEL" in os.environ and os.environ.get(_MARKER) != "1"
+    if "tensorflow" in sys.modules or chosen_by_user:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ[_MARKER] = "1"
     with _stderr_silenced():
         import tensorflow
 

@@ -25,7 +25,7 @@ def test_full_size_drml_has_about_56_million_parameters():
     assert model.get_layer("drml_conv7").output.shape == (None, 27, 27, 16)
     assert model.get_layer("drml_fc9").output.shape == (None, 2048)  # the feature (fc9)
     assert {key: tuple(value.shape) for key, value in model.output.items()} == {"au": (None, 12)}
-    assert model.name == "drml" and model.input.name == "image"
+    assert model.name == "drml" and list(model.input) == ["image"]
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ def test_full_size_encoders_give_5184_features_per_patch():
     assert model.get_layer("pattnet_encoder_encodings").output.shape == (None, 9, 60)
     outputs = {key: tuple(value.shape) for key, value in model.output.items()}
     assert outputs == {"au": (None, 12), "patch_attention": (None, 9)}
-    assert model.input.name == "patches" and model.input.shape == (None, 9, 100, 100, 3)
+    assert model.input["patches"].shape == (None, 9, 100, 100, 3)
     # Per patch: convs 2,432 + 51,264 + 102,464, BN 4 x (32 + 64 + 64), fc 5184 x 60 + 60.
     per_patch = 2_432 + 51_264 + 102_464 + 4 * 160 + 311_100
     attention = 60 * 60 + 60 + 60  # W, b, context vector
@@ -65,7 +65,7 @@ def test_one_network_per_au():
 
 def test_single_patch_and_holistic_baselines():
     single = pattnet.PAttNetSinglePatch()
-    assert single.input.name == "image" and single.input.shape == (None, 100, 100, 3)
+    assert single.input["image"].shape == (None, 100, 100, 3)
     assert single.get_layer("pattnet_single_patch_encoder_flatten").output.shape == (None, 5184)
     assert single.count_params() == (2_432 + 51_264 + 102_464 + 640 + 311_100) + 60 * 12 + 12
     holistic = pattnet.PAttNetHolistic()

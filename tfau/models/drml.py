@@ -162,7 +162,7 @@ def DRML(
     x = apply_fc_block(x, fc_units[1], dropout, name=f"{prefix}_fc9")
     logits = keras.layers.Dense(num_aus, name=f"{prefix}_fc10")(x)
     au = keras.layers.Activation("sigmoid", dtype="float32", name=f"{prefix}_au")(logits)
-    return keras.Model(inputs=image, outputs={"au": au}, name=name)
+    return keras.Model(inputs={"image": image}, outputs={"au": au}, name=name)
 
 
 @register(name="DRML_ConvNet", tiny_kwargs=_TINY)

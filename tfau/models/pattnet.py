@@ -173,7 +173,9 @@ def PAttNet(
         "linear", dtype="float32", name=f"{prefix}_patch_attention"
     )(alpha)
     return keras.Model(
-        inputs=patches, outputs={"au": au, "patch_attention": patch_attention}, name=name
+        inputs={"patches": patches},
+        outputs={"au": au, "patch_attention": patch_attention},
+        name=name,
     )
 
 
@@ -213,7 +215,7 @@ def _single_cnn(
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
     logits = keras.layers.Dense(num_aus, name=f"{name}_fc")(x)
     au = keras.layers.Activation("sigmoid", dtype="float32", name=f"{name}_au")(logits)
-    return keras.Model(inputs=image, outputs={"au": au}, name=name)
+    return keras.Model(inputs={"image": image}, outputs={"au": au}, name=name)
 
 
 @register(name="PAttNet_SinglePatch", tiny_kwargs=_TINY_SINGLE)
