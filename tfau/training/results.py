@@ -267,43 +267,8 @@ def write_results(
     with open(paths["markdown"], "w") as f:
         f.write("\n".join(lines) + "\n")
 
+    # tfau.plots owns the chart (training -> plots; plots imports nothing from training).
+    from tfau.plots.f1 import plot_f1_vs_paper
+
     plot_f1_vs_paper(paths["chart"], aus, summary["f1"], paper_row, title=title)
     return paths
-
-
-def plot_f1_vs_paper(
-    path: str | os.PathLike,
-    aus: Sequence[int],
-    f1_summary: dict[str, np.ndarray],
-    paper_row: Sequence[float],
-    title: str = "tfau",
-) -> None:
-    """Bar chart: tfau's per-AU F1 (mean +- std) beside the paper's, and the means.
-
-    Args:
-        path: PNG file to write.
-        aus: AU numbers.
-        f1_summary: ``summarize(...)["f1"]``.
-        paper_row: the paper's per-AU F1 and its mean (NaN where not published).
-        title: chart title.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    labels = [f"AU{au}" for au in aus] + ["mean"]
-    x = np.arange(len(labels))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(labels) + 2), 4))
-    ax.bar(x - 0.2, f1_summary["mean"], 0.4, yerr=f1_summary["std"], capsize=3, label="tfau")
-    paper = np.asarray(paper_row, np.float64)
-    if np.isfinite(paper).any():
-        ax.bar(x + 0.2, np.nan_to_num(paper), 0.4, label="paper")
-    ax.set_xticks(x, labels, rotation=45)
-    ax.set_ylabel("F1-frame (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
