@@ -48,6 +48,8 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
     BUILDER_CONFIGS: ClassVar[list[common.FaceConfig]] = [
         common.FaceConfig.make(aligned=True, image_size=200),
         common.FaceConfig.make(aligned=False, image_size=224),
+        # Small faces for CPU training (`tfau demo`, the SynthAU runs).
+        common.FaceConfig.make(aligned=True, image_size=112),
     ]
     DEFAULT_CONFIG_NAME = "aligned200"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\

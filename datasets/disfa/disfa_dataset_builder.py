@@ -54,6 +54,8 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
         common.FaceConfig.make(aligned=False, image_size=224),
         common.FaceConfig.make(aligned=True, image_size=200, camera="right"),
         common.FaceConfig.make(aligned=False, image_size=224, camera="right"),
+        # Small faces for CPU training (`tfau demo`, the SynthAU runs).
+        common.FaceConfig.make(aligned=True, image_size=112),
     ]
     DEFAULT_CONFIG_NAME = "aligned200"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\

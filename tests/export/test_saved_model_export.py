@@ -19,9 +19,11 @@ import tensorflow as tf
 
 import tfau.models
 from tfau import faces
+from tfau.cli.export import resolve_model_name
 from tfau.cli.main import main as cli_main
 from tfau.data import preprocess_example
 from tfau.export import export_model, infer_config
+from tfau.training.model_files import save_trained_model
 
 FACE = 80  # aligned face side of the tiny exports (DRML 74 / JAA-Net 48 crops, 32 resizes)
 AUS = [1, 2, 4]
@@ -141,18 +143,15 @@ def exported(tmp_path_factory):
         models[name] = tfau.models.get(name)(**kwargs)
         aus = AUS[: models[name].output["au"].shape[-1]]
         if name == "DRML":
-            model_path = str(root / "drml.keras")
-            models[name].save(model_path)
-            code = cli_main(
-                [
-                    *("export", "--model_path", model_path, "--out", str(root / name)),
-                    *("--aus", *map(str, aus), "--face_size", str(FACE)),
-                    *("--mean", *map(str, MEAN)),
-                ]
+            # As training saves it: the .keras file and its model.json say everything.
+            model_path = str(root / "drml" / "model.keras")
+            save_trained_model(
+                models[name], model_path, model_name="DRML", aus=aus, face_size=FACE, mean=MEAN
             )
+            code = cli_main(["export", "--model_path", model_path, "--out", str(root / name)])
             assert code == 0
             metadata = json.loads((root / name / "tfau_export.json").read_text())
-            assert metadata["model_name"] == "DRML"  # resolved from the model's name
+            assert metadata["model_name"] == "DRML" and metadata["face_size"] == FACE
         else:
             metadata = export_model(
                 models[name], root / name, model_name=name, aus=aus, face_size=FACE
@@ -294,3 +293,17 @@ def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="optical-flow input, which needs two consecutive"):
         export_model(flow, tmp_path, model_name="AUNetFlow", aus=[1])
     assert not os.listdir(tmp_path)
+
+
+def test_export_of_a_bare_keras_file_asks_for_the_aus(tmp_path):
+    model = tfau.models.get("DRML")(**tfau.models.tiny_kwargs("DRML"))
+    model.save(tmp_path / "drml.keras")
+    with pytest.raises(SystemExit, match=r"has no model\.json beside it: pass --aus"):
+        cli_main(
+            ["export", "--model_path", str(tmp_path / "drml.keras"), "--out", str(tmp_path / "x")]
+        )
+    assert not (tmp_path / "x").exists()
+    # The network itself is recognised from the Keras model's name.
+    assert resolve_model_name(None, "drml") == "DRML"
+    with pytest.raises(SystemExit, match="Cannot tell the network from the model's name 'net'"):
+        resolve_model_name(None, "net")

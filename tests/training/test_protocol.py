@@ -4,10 +4,13 @@ import csv
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfau.synth import BP4D_AUS
+from tfau.training.model_files import read_model_info
 from tfau.training.paper_results import paper_result
 from tfau.training.protocol import (
     filter_subjects,
@@ -114,3 +117,9 @@ def test_short_cv_on_synth_writes_complete_results_folder(synth_data_dir, tiny_c
         assert len(run["validation_subjects"]) == 1 and len(run["train_subjects"]) == 1
         assert tiny_parts[run["name"]] not in run["validation_subjects"] + run["train_subjects"]
     assert os.path.exists(os.path.join(run_dir, "seed0", "part2", "best.weights.h5"))
+    # Each fold saves its chosen model with what export and inference need.
+    model_path = os.path.join(run_dir, "seed0", "part2", "model.keras")
+    info = read_model_info(model_path)
+    assert info.model_name == config.model and info.aus == tuple(BP4D_AUS)
+    assert info.face_size == 64 and info.mean is not None and len(info.mean) == 3
+    assert keras.saving.load_model(model_path).output["au"].shape[-1] == len(BP4D_AUS)

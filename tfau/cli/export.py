@@ -1,6 +1,11 @@
 """``tfau export``: a trained ``.keras`` model -> a SavedModel that serves with TF alone.
 
+A model saved by training (``tfau cv``/``tfau demo``: ``model.keras`` with its ``model.json``)
+needs no more than its path; the options below override or, for other ``.keras`` files,
+supply what the sidecar would say.
+
 Example:
+    tfau export --model_path runs/demo/cv/seed0/part3/model.keras --out exported/drml
     tfau export --model_path runs/jaanet/model.keras --out exported/jaanet \\
         --aus 1 2 4 6 7 10 12 14 15 17 23 24
     tfau export --model_path drml.keras --out exported/drml --model_name DRML \\
@@ -35,18 +40,21 @@ def register(subparsers: Any) -> None:
         "--aus",
         type=int,
         nargs="+",
-        required=True,
-        help="AU numbers of the model's output columns, in order",
+        default=None,
+        help="AU numbers of the model's output columns, in order (default: model.json)",
     )
     parser.add_argument(
-        "--face_size", type=int, default=200, help="side of the aligned faces (default 200)"
+        "--face_size",
+        type=int,
+        default=None,
+        help="side of the aligned faces (default: model.json, else 200)",
     )
     parser.add_argument(
         "--mean",
         type=float,
         nargs=3,
         default=None,
-        help="training RGB mean, 0-255 (networks that subtract it: DRML)",
+        help="training RGB mean, 0-255 (networks that subtract it: DRML; default: model.json)",
     )
     parser.add_argument(
         "--threshold", type=float, default=0.5, help="occurrence threshold (default 0.5)"
@@ -75,17 +83,29 @@ def run(args: argparse.Namespace) -> int:
 
     import tfau.models  # noqa: F401  (registers the custom layers for loading)
     from tfau.export import export_model
+    from tfau.export.saved_model import DEFAULT_OUTPUT_SIZE
+    from tfau.training.model_files import read_model_info
 
+    info = read_model_info(args.model_path)
     model = keras.saving.load_model(args.model_path)
-    model_name = resolve_model_name(args.model_name, model.name)
+    model_name = resolve_model_name(
+        args.model_name or (info.model_name if info else None), model.name
+    )
+    aus = args.aus or (list(info.aus) if info else None)
+    if aus is None:
+        raise SystemExit(
+            f"{args.model_path} has no model.json beside it: pass --aus (the AU numbers of its "
+            "output columns)."
+        )
     metadata = export_model(
         model,
         args.out,
         model_name=model_name,
-        aus=args.aus,
-        face_size=args.face_size,
+        aus=aus,
+        face_size=args.face_size or (info.face_size if info else DEFAULT_OUTPUT_SIZE),
         threshold=args.threshold,
-        mean=args.mean,
+        mean=args.mean or (info.mean if info else None),
+        **(info.pipeline_kwargs if info else {}),
     )
     print(f"Exported {model_name} ({', '.join(metadata['au_names'])}) to {args.out}")
     for name, inputs in metadata["signatures"].items():

@@ -36,10 +36,13 @@ from typing import Any
 import numpy as np
 
 from tfau.training.config import TrainConfig
+from tfau.training.model_files import save_trained_model
 from tfau.training.paper_results import PaperResult
 from tfau.training.results import FoldResult, evaluate_predictions, write_results
 
 DEFAULT_VALIDATION_FRACTION = 0.2
+#: The model each fold saves in its run folder (with its `ModelInfo` sidecar ``model.json``).
+MODEL_FILE = "model.keras"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +184,8 @@ def filter_subjects(dataset: Any, subjects: Sequence[str]) -> Any:
     return dataset.filter(keep)
 
 
-def _dataset_aus(dataset: str, data_dir: str | None) -> tuple[int, ...]:
+def _dataset_facts(dataset: str, data_dir: str | None) -> tuple[tuple[int, ...], int]:
+    """The standard AUs of ``dataset`` and the side of its stored faces."""
     import tensorflow_datasets as tfds
 
     import tfau.datasets  # noqa: F401
@@ -190,7 +194,7 @@ def _dataset_aus(dataset: str, data_dir: str | None) -> tuple[int, ...]:
     aus = (info.metadata or {}).get("standard_aus")
     if aus is None:
         raise ValueError(f"Dataset {dataset!r} has no info.metadata['standard_aus'].")
-    return tuple(int(a) for a in aus)
+    return tuple(int(a) for a in aus), int(info.features["image"].shape[0])
 
 
 def subject_pipeline(pipeline: Any, train_subjects: Sequence[str]) -> Any:
@@ -239,7 +243,9 @@ def fit_fold(
     The trainer trains on ``fold.train_subjects`` and evaluates the validation subjects after
     every epoch (`subject_pipeline`); its best-validation weights (``best.weights.h5``) are
     restored before the test part is predicted. Without validation subjects the last epoch is
-    tested. A killed fold resumes from the trainer's checkpoints when run again.
+    tested. The chosen model is saved as ``run_dir/model.keras`` with its `ModelInfo`
+    (``model.json``: AUs, face size, training mean), ready for ``tfau export`` and
+    ``tfau predict``. A killed fold resumes from the trainer's checkpoints when run again.
 
     Args:
         config: the run's `TrainConfig` (model, pipeline, losses, optimizer, epochs...).
@@ -293,8 +299,18 @@ def fit_fold(
         trainer.model.load_weights(os.path.join(run_dir, "best.weights.h5"))
     elif history:
         best_epoch = int(history[-1]["epoch"])
+    aus, face_size = _dataset_facts(config.dataset, data_dir)
+    if trainer.chief:
+        save_trained_model(
+            trainer.model,
+            os.path.join(run_dir, MODEL_FILE),
+            model_name=config.model,
+            aus=aus,
+            face_size=face_size,
+            mean=trainer.mean,
+            pipeline_kwargs=config.pipeline_kwargs,
+        )
     labels, probabilities = trainer.predict_split(fold.test_split)
-    aus = _dataset_aus(config.dataset, data_dir)
     return evaluate_predictions(
         labels,
         probabilities,
