@@ -64,3 +64,15 @@ def test_config_is_valid(name):
         elif image is not None:
             assert tuple(image[1:3]) == (pipeline.input_size,) * 2
         assert isinstance(model.output, dict) and "au" in model.output
+
+
+def test_the_command_line_resolves_experiments_configs_and_unknown_names():
+    from tfau.cli._configs import resolve_config
+
+    config, paper, title = resolve_config("jaanet_bp4d")  # what `tfau train --config` reads
+    assert config.model == "JAANet" and config.dataset.startswith("bp4d")
+    assert paper is not None and title.startswith("jaanet_bp4d")
+    config, paper, title = resolve_config("synth_drml_tiny")  # a built-in TrainConfig
+    assert config.model == "DRML" and paper is None and title is None
+    with pytest.raises(SystemExit, match=r"nope.*Experiments: aunets_bp4d"):
+        resolve_config("nope")

@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import sys
-from typing import Any
-
-_EXPERIMENTS_FILE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "experiments",
-    "configs.py",
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,39 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def load_experiments() -> Any:
-    """The ``experiments.configs`` module of the source tree (None when not installed)."""
-    if not os.path.exists(_EXPERIMENTS_FILE):
-        return None
-    spec = importlib.util.spec_from_file_location("tfau_experiments_configs", _EXPERIMENTS_FILE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def run(args: argparse.Namespace) -> int:
     """Runs the protocol and prints the summary table."""
+    from tfau.cli._configs import resolve_config
     from tfau.cli.train import parse_overrides
-    from tfau.training.config import get_config
     from tfau.training.paper_results import paper_result
     from tfau.training.protocol import run_cv
 
-    experiments = load_experiments()
-    paper = None
-    if experiments is not None and args.config in experiments.EXPERIMENTS:
-        experiment = experiments.get_experiment(args.config)
-        config = experiment.train_config()
-        paper = paper_result(experiment.paper, experiment.paper_dataset)
-        title = f"{experiment.name} ({config.model} on {config.dataset})"
-    else:
-        try:
-            config = get_config(args.config)
-        except KeyError as error:
-            names = "" if experiments is None else ", ".join(experiments.list_experiments())
-            print(f"error: {error.args[0]} Experiments: {names}", file=sys.stderr)
-            return 2
-        title = None
+    config, paper, title = resolve_config(args.config)
     if args.paper:
         paper = paper_result(*args.paper.split("/"))
     overrides = parse_overrides(args.overrides)

@@ -5,6 +5,7 @@ nested fields). Re-running the same command resumes from the run folder's last c
 
 Example:
     tfau train --config synth_drml_tiny --run_dir /tmp/run --data_dir /tmp/tfds epochs=3
+    tfau train --config drml_bp4d --run_dir runs/drml
     tfau train --config my_config.json --run_dir /tmp/run optimizer.learning_rate=0.01
 """
 
@@ -22,7 +23,12 @@ def register(subparsers: Any) -> None:
         help="train a model from a config (resumes an interrupted run)",
         description="Trains a tfau model with tfau.training.Trainer.",
     )
-    parser.add_argument("--config", required=True, help="built-in config name or JSON/YAML file")
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="an experiments/ name (drml_bp4d, jaanet_synth, ...), a built-in config name or a "
+        "JSON/YAML file",
+    )
     parser.add_argument("--run_dir", default=None, help="output folder (default: config's)")
     parser.add_argument("--data_dir", default=None, help="TFDS data directory")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
@@ -45,9 +51,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``tfau train``."""
-    from tfau.training import Trainer, get_config
+    from tfau.cli._configs import resolve_config
+    from tfau.training import Trainer
 
-    config = get_config(args.config)
+    config, _, _ = resolve_config(args.config)
     overrides = parse_overrides(args.overrides)
     if args.run_dir:
         overrides["run_dir"] = args.run_dir
