@@ -132,7 +132,7 @@ def face_map_grid(
     """
     num_columns = len(column_names)
     num_rows = len(rows) + int(show_faces_row)
-    figure = new_figure(1.6 * num_columns + 1.6, 1.7 * num_rows + 0.6)
+    figure = new_figure(1.6 * num_columns + 1.8, 1.7 * num_rows + 0.7)
     axes = figure.subplots(num_rows, num_columns, squeeze=False)
     shown = None
     if show_faces_row:
@@ -153,8 +153,20 @@ def face_map_grid(
         row_axes[0].set_ylabel(name, fontsize=9)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.subplots_adjust(left=0.06, right=0.88, bottom=0.03, top=0.9, wspace=0.05, hspace=0.1)
-    if shown is not None:
-        colorbar_axes = figure.add_axes((0.9, 0.1, 0.02, 0.75))
-        figure.colorbar(shown, cax=colorbar_axes, label=colorbar_label)
+    add_side_colorbar(figure, shown, colorbar_label)
     return figure
+
+
+def add_side_colorbar(figure: Figure, shown: Any, label: str) -> None:
+    """Makes room on the right of a grid of panels and puts a shared colour bar there."""
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(
+        left=0.45 / width,
+        right=1 - 1.35 / width,
+        bottom=0.1 / height,
+        top=1 - 0.55 / height,
+        wspace=0.05,
+        hspace=0.1,
+    )
+    colorbar_axes = figure.add_axes((1 - 1.2 / width, 0.1, 0.15 / width, 0.75))
+    figure.colorbar(shown, cax=colorbar_axes, label=label)

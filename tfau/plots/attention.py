@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from tfau.plots._figure import au_label, display_image, draw_map, new_figure, save
+from tfau.plots._figure import (
+    add_side_colorbar,
+    au_label,
+    display_image,
+    draw_map,
+    new_figure,
+    save,
+)
 
 
 def plot_attention_maps(
@@ -71,7 +78,7 @@ def plot_attention_maps(
             f"`row_names` must name the {len(maps)} rows. Received: {len(row_names)} names"
         )
     faces = [display_image(image) for image in images]
-    figure = new_figure(1.5 * len(aus) + 1.8, 1.6 * len(maps) + 0.7)
+    figure = new_figure(1.5 * len(aus) + 1.9, 1.6 * len(maps) + 0.7)
     axes = figure.subplots(len(maps), len(aus), squeeze=False)
     shown = None
     for row, (face, row_maps, name) in enumerate(zip(faces, maps, row_names, strict=True)):
@@ -82,8 +89,7 @@ def plot_attention_maps(
         axes[row][0].set_ylabel(name, fontsize=9)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.subplots_adjust(left=0.08, right=0.88, bottom=0.03, top=0.88, wspace=0.05, hspace=0.08)
-    figure.colorbar(shown, cax=figure.add_axes((0.9, 0.1, 0.02, 0.75)), label="attention")
+    add_side_colorbar(figure, shown, "attention")
     return save(figure, path)
 
 
