@@ -23,6 +23,7 @@ VERB_MODULES: tuple[str, ...] = (
     "tfau.cli.evaluate",
     "tfau.cli.cv",
     "tfau.cli.export",
+    "tfau.cli.predict",
 )
 
 

@@ -1,0 +1,138 @@
+"""``tfau predict``: AU occurrence per frame of a video, webcam, image folder or image -> CSV.
+
+Example:
+    tfau predict --model exported/jaanet --input talk.mp4 --out talk_aus.csv --smoothing 5
+    tfau predict --model runs/drml/model.keras --mean 121 98 90 --input frames/ --out aus.csv
+    tfau predict --model exported/drml --input 0 --out webcam.csv   # webcam 0, Ctrl-C stops
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Adds the ``predict`` verb to the ``tfau`` command line."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict AUs on a video, webcam, image folder or image (OpenFace-style CSV)",
+        description=(
+            "Detects faces (MTCNN, offline), tracks them, aligns them from 5 key points "
+            "(JAA-Net), runs a trained model (.keras or an exported SavedModel), smooths the "
+            "AU probabilities along each face track and writes an OpenFace-style CSV: frame, "
+            "face_id, timestamp, confidence, success, x_i, y_i, AUxx_p, AUxx_c. Frames "
+            "without a face are written with success 0."
+        ),
+    )
+    parser.add_argument(
+        "--model", required=True, help="trained model: a .keras file or an exported SavedModel"
+    )
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="video file, folder of images, one image, or a webcam index (0, 1, ...)",
+    )
+    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument(
+        "--aus",
+        type=int,
+        nargs="+",
+        default=None,
+        help="AUs to predict; .keras: the AUs of its outputs in order (default: BP4D's 12 "
+        "or DISFA's 8 by output width); SavedModel: a subset of its AUs (default: all)",
+    )
+    parser.add_argument(
+        "--model_name", default=None, help=".keras: tfau.models name (default: from the model)"
+    )
+    parser.add_argument(
+        "--mean",
+        type=float,
+        nargs=3,
+        default=None,
+        help=".keras: training RGB mean, 0-255 (networks that subtract it: DRML)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="occurrence threshold (default: model's)"
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=int,
+        default=1,
+        help="median window along each face track, odd (1: none; AUNets: 3, 5, 7)",
+    )
+    parser.add_argument(
+        "--detect_every", type=int, default=10, help="run the face detector every N frames"
+    )
+    parser.add_argument(
+        "--detection_size",
+        type=int,
+        default=240,
+        help="shorter frame side the detector sees (0: full resolution; default 240)",
+    )
+    parser.add_argument(
+        "--detector_thresholds",
+        type=float,
+        nargs=3,
+        default=(0.6, 0.7, 0.8),
+        help="MTCNN PNet, RNet, ONet score thresholds (default 0.6 0.7 0.8)",
+    )
+    parser.add_argument("--max_faces", type=int, default=None, help="most faces per frame")
+    parser.add_argument("--batch_size", type=int, default=16, help="faces per network call")
+    parser.add_argument("--max_frames", type=int, default=None, help="stop after N frames")
+    parser.add_argument(
+        "--independent_images",
+        action="store_true",
+        help="images of a folder are unrelated photos (detect each; no tracking)",
+    )
+    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of image folders")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the prediction; prints a summary with frames per second per stage."""
+    from tfau.inference import IMAGE_EXTENSIONS, Predictor
+
+    try:
+        predictor = Predictor(
+            args.model,
+            aus=args.aus,
+            model_name=args.model_name,
+            mean=args.mean,
+            threshold=args.threshold,
+            smoothing=args.smoothing,
+            detect_every=args.detect_every,
+            detection_size=args.detection_size or None,
+            detector_thresholds=tuple(args.detector_thresholds),
+            max_faces=args.max_faces,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+        )
+        source = args.input
+        if source.isdigit() and not os.path.exists(source):
+            summary = predictor.predict_video(int(source), args.out, max_frames=args.max_frames)
+        elif os.path.isdir(source) or source.lower().endswith(IMAGE_EXTENSIONS):
+            summary = predictor.predict_images(
+                source, args.out, sequence=not args.independent_images, fps=args.fps
+            )
+        else:
+            summary = predictor.predict_video(source, args.out, max_frames=args.max_frames)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"tfau predict: {error}") from None
+    model = predictor.model
+    print(
+        f"{summary.frames} frames -> {summary.csv_path} ({model.model_name}, "
+        f"{', '.join(model.au_names)})"
+    )
+    print(
+        f"  {summary.face_rows} face rows, {summary.face_ids} face ids, "
+        f"{summary.frames_without_face} frames without a face (success=0), "
+        f"{summary.detections} detector runs"
+    )
+    stages = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in summary.stage_seconds.items())
+    print(f"  {summary.fps:.1f} frames/s end to end ({summary.seconds:.1f}s: {stages})")
+    if summary.interrupted:
+        print("  interrupted: the frames read before Ctrl-C are written")
+    return 0

@@ -1,0 +1,336 @@
+"""A trained AU network as a batched function of aligned faces: ``.keras`` file or SavedModel.
+
+`load_model` reads either a ``.keras`` file saved from a tfau network or a SavedModel folder
+written by `tfau.export.export_model` (``tfau export``), and returns an `AUModel` that takes
+uint8 aligned faces and returns AU probabilities (and, for JAA-Net, 49 landmarks in the faces'
+pixels). Both paths run the same test-time preprocessing: the SavedModel carries it in its
+``"faces"`` signature; a ``.keras`` model is wrapped in that very serving code
+(`tfau.export.saved_model`), fed by the network's `tfau.data` pipeline config, and compiled
+once with ``tf.function``.
+
+Which AUs a model predicts:
+    A SavedModel names them (``tfau_export.json``); asking for a subset selects those columns,
+    asking for an AU it was not trained on is an error. A ``.keras`` file holds no AU names:
+    pass ``aus`` (as many as the model's outputs, in order); without it, 12 outputs are read as
+    BP4D's 12 AUs and 8 as DISFA's 8, and any other width is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
+from tfau.models.jaanet import BP4D_AUS, DISFA_AUS
+
+#: The AUs of a model without AU names, by its number of outputs.
+DEFAULT_AUS = {len(BP4D_AUS): BP4D_AUS, len(DISFA_AUS): DISFA_AUS}
+
+
+@dataclasses.dataclass
+class AUModel:
+    """A loaded AU network: aligned uint8 faces in, AU probabilities out.
+
+    Attributes:
+        model_name: ``tfau.models`` registry name (e.g. ``"DRML"``).
+        aus: the AU numbers of the returned columns.
+        face_size: side of the aligned faces it takes.
+        box_enlarge: JAA-Net alignment box over the key points' extent.
+        threshold: probability from which an AU counts as occurring.
+        predicts_landmarks: True when it also returns 49 landmarks (JAA-Net).
+        source: ``"keras"`` or ``"saved_model"``.
+        path: the file or folder it was loaded from.
+        function: ``uint8 (B, S, S, 3) -> {"au": (B, A), ["landmarks": (B, 49, 2)]}`` numpy.
+    """
+
+    model_name: str
+    aus: tuple[int, ...]
+    face_size: int
+    box_enlarge: float
+    threshold: float
+    predicts_landmarks: bool
+    source: str
+    path: str
+    function: Callable[[np.ndarray], dict[str, np.ndarray]]
+
+    def __call__(self, faces: np.ndarray) -> dict[str, np.ndarray]:
+        """Runs the network on ``(B, S, S, 3)`` uint8 aligned faces."""
+        faces = np.asarray(faces)
+        expected = (self.face_size, self.face_size, 3)
+        if faces.ndim != 4 or faces.shape[1:] != expected or faces.dtype != np.uint8:
+            raise ValueError(
+                f"Expected uint8 aligned faces of shape (batch, {self.face_size}, "
+                f"{self.face_size}, 3). Received: shape={faces.shape}, dtype={faces.dtype}"
+            )
+        return self.function(faces)
+
+    @property
+    def au_names(self) -> list[str]:
+        """``["AU01", "AU02", ...]``."""
+        return [f"AU{au:02d}" for au in self.aus]
+
+
+def _select_aus(
+    model_aus: Sequence[int] | None, width: int, asked: Sequence[int] | None, path: str
+) -> tuple[tuple[int, ...], list[int]]:
+    """(AUs returned, column indices of the model output) for the AUs asked."""
+    if model_aus is None:
+        if asked is None:
+            if width not in DEFAULT_AUS:
+                raise ValueError(
+                    f"The model {path!r} predicts {width} AUs and a .keras file does not name "
+                    f"them: pass `aus` (--aus), the {width} AU numbers it was trained on, in "
+                    "order. Without them only 12 outputs (BP4D's AUs) or 8 (DISFA's) are "
+                    "understood."
+                )
+            return DEFAULT_AUS[width], list(range(width))
+        asked = tuple(int(au) for au in asked)
+        if len(asked) != width:
+            raise ValueError(
+                f"The model {path!r} was trained on other AUs than asked: it predicts {width} "
+                f"AUs, asked for {len(asked)}: {list(asked)}. Pass the {width} AUs it was "
+                "trained on, in order."
+            )
+        return asked, list(range(width))
+    model_aus = tuple(int(au) for au in model_aus)
+    if asked is None:
+        return model_aus, list(range(len(model_aus)))
+    asked = tuple(int(au) for au in asked)
+    missing = [au for au in asked if au not in model_aus]
+    if missing:
+        raise ValueError(
+            f"The model {path!r} was trained on other AUs than asked: it predicts AUs "
+            f"{list(model_aus)}, asked for {list(asked)}; not predicted: {missing}."
+        )
+    return asked, [model_aus.index(au) for au in asked]
+
+
+def _check_single_image(model_name: str, inputs: Sequence[str]) -> None:
+    if "landmarks" in inputs:
+        raise ValueError(
+            f"{model_name} takes 49 facial landmarks as an input, and video inference has only "
+            "the detector's 5 key points. Use a network without a landmark input (DRML, "
+            "JAA-Net, FVGG, AUNet, PAttNet) or align and run it yourself with landmarks."
+        )
+
+
+def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | None) -> AUModel:
+    import tensorflow as tf
+
+    from tfau.export import FACES_SIGNATURE, METADATA_FILE
+
+    metadata_path = os.path.join(path, METADATA_FILE)
+    if not os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise ValueError(
+            f"Expected a .keras file or a SavedModel folder exported by `tfau export`. "
+            f"Received: {path!r}, a folder without saved_model.pb."
+        )
+    if not os.path.exists(metadata_path):
+        raise ValueError(
+            f"The SavedModel {path!r} has no {METADATA_FILE}: it was not written by "
+            "`tfau export` (which records the AUs and face size). Export it with tfau."
+        )
+    with open(metadata_path) as file:
+        metadata = json.load(file)
+    _check_single_image(metadata["model_name"], metadata["signatures"][FACES_SIGNATURE])
+    loaded = tf.saved_model.load(path)
+    signature = loaded.signatures[FACES_SIGNATURE]
+    selected_aus, columns = _select_aus(metadata["aus"], len(metadata["aus"]), aus, path)
+    predicts_landmarks = "landmarks" in signature.structured_outputs
+
+    def function(faces: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = signature(images=tf.constant(faces))
+        result = {"au": outputs["au_probabilities"].numpy()[:, columns]}
+        if predicts_landmarks:
+            result["landmarks"] = outputs["landmarks"].numpy()
+        return result
+
+    function.keep_alive = loaded  # type: ignore[attr-defined]
+    return AUModel(
+        model_name=metadata["model_name"],
+        aus=selected_aus,
+        face_size=int(metadata["face_size"]),
+        box_enlarge=float(metadata["box_enlarge"]),
+        threshold=float(metadata["threshold"] if threshold is None else threshold),
+        predicts_landmarks=predicts_landmarks,
+        source="saved_model",
+        path=path,
+        function=function,
+    )
+
+
+def resolve_model_name(model_name: str | None, keras_name: str) -> str:
+    """The registry name given, or the one whose lower case is the Keras model's name."""
+    from tfau.data import list_pipelines
+
+    if model_name is not None:
+        if model_name not in list_pipelines():
+            raise ValueError(
+                f"`model_name` must be one of {', '.join(list_pipelines())}. "
+                f"Received: model_name={model_name!r}"
+            )
+        return model_name
+    matches = [name for name in list_pipelines() if name.lower() == keras_name.lower()]
+    if len(matches) != 1:
+        raise ValueError(
+            f"Cannot tell the network from the model's name {keras_name!r}: pass `model_name` "
+            f"(--model_name), one of {', '.join(list_pipelines())}."
+        )
+    return matches[0]
+
+
+def from_keras(
+    model: Any,
+    *,
+    aus: Sequence[int] | None = None,
+    model_name: str | None = None,
+    mean: Sequence[float] | None = None,
+    face_size: int = DEFAULT_OUTPUT_SIZE,
+    box_enlarge: float = DEFAULT_BOX_ENLARGE,
+    threshold: float | None = None,
+    path: str = "<in memory>",
+) -> AUModel:
+    """Wraps a tfau ``keras.Model`` with the test-time preprocessing of its pipeline.
+
+    Args:
+        model: a tfau network (named inputs, ``"au"`` output).
+        aus: the AUs of its output columns; see the module docstring for the defaults.
+        model_name: its registry name; defaults to the one matching ``model.name``.
+        mean: RGB training mean (0-255), required by DRML (mean subtraction).
+        face_size: side of the aligned faces. Defaults to 200.
+        box_enlarge: alignment box over the key points' extent. Defaults to 2.9.
+        threshold: occurrence threshold. Defaults to 0.5.
+        path: where it came from (for messages).
+
+    Returns:
+        An `AUModel`.
+    """
+    import tensorflow as tf
+
+    from tfau.export.saved_model import _Serving, infer_config
+
+    outputs = model.output if isinstance(model.output, dict) else {}
+    if "au" not in outputs:
+        raise ValueError(
+            f"Expected a tfau AU model with an 'au' output. Received {path!r} with outputs: "
+            f"{sorted(outputs) if outputs else model.output}"
+        )
+    model_name = resolve_model_name(model_name, model.name)
+    config = infer_config(model, model_name, face_size)
+    _check_single_image(model_name, config.inputs)
+    if config.normalization == "mean" and mean is None:
+        raise ValueError(
+            f"{model_name} subtracts the training mean: pass `mean` (--mean R G B, 0-255), "
+            "the RGB mean of its training faces."
+        )
+    threshold = 0.5 if threshold is None else float(threshold)
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"`threshold` must be in (0, 1). Received: threshold={threshold}")
+    width = int(outputs["au"].shape[-1])
+    selected_aus, columns = _select_aus(None, width, aus, path)
+    serving = _Serving(model, config, selected_aus, face_size, box_enlarge, threshold, mean)
+    predicts_landmarks = "landmarks" in outputs
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, face_size, face_size, 3], tf.uint8)],
+        reduce_retracing=True,
+    )
+    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        result = serving.serve_faces(images, None)
+        return {k: result[k] for k in ("au_probabilities", "landmarks") if k in result}
+
+    def function(faces: np.ndarray) -> dict[str, np.ndarray]:
+        served = serve(tf.constant(faces))
+        result = {"au": served["au_probabilities"].numpy()[:, columns]}
+        if predicts_landmarks:
+            result["landmarks"] = served["landmarks"].numpy()
+        return result
+
+    return AUModel(
+        model_name=model_name,
+        aus=selected_aus,
+        face_size=face_size,
+        box_enlarge=box_enlarge,
+        threshold=threshold,
+        predicts_landmarks=predicts_landmarks,
+        source="keras",
+        path=path,
+        function=function,
+    )
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    aus: Sequence[int] | None = None,
+    model_name: str | None = None,
+    mean: Sequence[float] | None = None,
+    face_size: int = DEFAULT_OUTPUT_SIZE,
+    threshold: float | None = None,
+) -> AUModel:
+    """Loads a ``.keras`` file or a `tfau export` SavedModel folder as an `AUModel`.
+
+    Args:
+        path: ``model.keras`` or the exported SavedModel folder.
+        aus: AUs to predict. SavedModel: a subset of its AUs (default: all). ``.keras``: the
+            AUs of its outputs in order (default: BP4D's 12 or DISFA's 8 by output width).
+        model_name: ``.keras`` only: registry name (default: from the model's name).
+        mean: ``.keras`` only: RGB training mean for networks that subtract it (DRML).
+        face_size: ``.keras`` only: side of the aligned faces. Defaults to 200.
+        threshold: occurrence threshold (default: the export's, else 0.5).
+
+    Returns:
+        An `AUModel`.
+
+    Raises:
+        FileNotFoundError: no such file or folder.
+        ValueError: not a tfau model, or AUs that do not match the model.
+
+    Example:
+        >>> model = load_model("exported/jaanet")
+        >>> model(faces_uint8)["au"].shape
+        (8, 12)
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No model at {path!r}: expected a .keras file or a SavedModel.")
+    if os.path.isdir(path):
+        return _load_saved_model(path, aus, threshold)
+    if not path.endswith(".keras"):
+        raise ValueError(
+            "Expected a .keras file or a SavedModel folder exported by `tfau export`. "
+            f"Received: {path!r}"
+        )
+    import keras
+
+    import tfau.models  # noqa: F401  (registers tfau's layers for loading)
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:
+        raise ValueError(
+            f"Cannot load {path!r} as a Keras model saved by tfau: {type(error).__name__}: {error}"
+        ) from error
+    return from_keras(
+        model,
+        aus=aus,
+        model_name=model_name,
+        mean=mean,
+        face_size=face_size,
+        threshold=threshold,
+        path=path,
+    )
+
+
+__all__ = [
+    "DEFAULT_AUS",
+    "AUModel",
+    "from_keras",
+    "load_model",
+    "resolve_model_name",
+]
