@@ -4,32 +4,44 @@ import csv
 
 import numpy as np
 import pytest
-import scipy.ndimage
 
+from tfau.inference.smoothing import median_smooth as track_median_smooth
 from tfau.plots import median_smooth, plot_timeline, plot_track, read_au_csv
 
 AUS = (1, 2, 12)
 
 
-def write_csv(path, rows_per_face=40, faces=(0, 1), gap=(10, 14), spaces=True):
+def write_csv(path, num_frames=40, spaces=True, num_points=5):
+    """A CSV as ``tfau predict`` writes it: frames 1-based, landmark columns, two faces.
+
+    Face 0 is absent in frames 11-14 (no face at all there: face_id -1 rows) and has an
+    OpenFace-style success=0 row in frame 35; face 1 is present in frames 20-30 only.
+    Returns ``{face_id: (probabilities (T, A) with NaN in gaps, success (T,))}``.
+    """
     rng = np.random.default_rng(0)
     names = ["frame", "face_id", "timestamp", "confidence", "success"]
-    names += [f"AU{au:02d}_c" for au in AUS] + [f"AU{au:02d}_p" for au in AUS]
+    names += [f"x_{i}" for i in range(num_points)] + [f"y_{i}" for i in range(num_points)]
+    names += [f"AU{au:02d}_p" for au in AUS] + [f"AU{au:02d}_c" for au in AUS]
+    frames = np.arange(1, num_frames + 1)
+    present = {0: (frames < 11) | (frames > 14), 1: (frames >= 20) & (frames <= 30)}
     expected = {}
     rows = []
-    for face in faces:
-        prob = rng.uniform(size=(rows_per_face, len(AUS)))
-        success = np.ones(rows_per_face, bool)
-        success[gap[0] : gap[1]] = False
+    for face, mask in present.items():
+        prob = np.where(mask[:, None], rng.uniform(size=(num_frames, len(AUS))), np.nan)
+        success = mask & ~((face == 0) & (frames == 35))
+        prob[~success] = np.nan
         expected[face] = (prob, success)
-        for t in range(rows_per_face):
-            occ = (prob[t] >= 0.5).astype(int)
+        for t in np.flatnonzero(mask):
+            values = np.nan_to_num(prob[t])
             rows.append(
-                [t, face, f"{t / 25:.3f}", "0.98" if success[t] else "0", int(success[t])]
-                + [str(v) for v in occ]
-                + [f"{v:.6f}" for v in prob[t]]
+                [frames[t], face, f"{t / 25:.3f}", "0.98", int(success[t])]
+                + ["1.5"] * (2 * num_points)
+                + [f"{v:.4f}" for v in values]
+                + [str(int(v >= 0.5)) for v in values]
             )
-    rng.shuffle(rows)  # rows of both faces interleaved and out of order
+    for t in np.flatnonzero(~present[0] & ~present[1]):
+        rows.append([frames[t], -1, f"{t / 25:.3f}", "0", 0] + ["0"] * (2 * num_points + 6))
+    rows.sort(key=lambda row: (row[0], row[1]))
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([(" " + n if spaces and i else n) for i, n in enumerate(names)])
@@ -41,17 +53,17 @@ def test_read_au_csv(tmp_path):
     path = tmp_path / "video.csv"
     expected = write_csv(path)
     tracks = read_au_csv(path)
-    assert sorted(tracks) == [0, 1]
+    assert sorted(tracks) == [0, 1]  # face_id -1 (no face) is no track
     for face, (prob, success) in expected.items():
         track = tracks[face]
         assert track.aus == AUS
-        np.testing.assert_array_equal(track.frame, np.arange(40))
+        np.testing.assert_array_equal(track.frame, np.arange(1, 41))
         np.testing.assert_allclose(track.timestamp, np.arange(40) / 25, atol=1e-3)
         np.testing.assert_array_equal(track.success, success)
-        np.testing.assert_allclose(track.probability[success], prob[success], atol=1e-6)
-        assert np.isnan(track.probability[~success]).all()
+        np.testing.assert_allclose(track.probability, prob, atol=1e-4)  # NaN where gaps
+        np.testing.assert_array_equal(np.isnan(track.occurrence), np.isnan(prob))
         np.testing.assert_array_equal(track.occurrence[success], prob[success] >= 0.5)
-        assert np.isnan(track.occurrence[~success]).all()
+    assert tracks[1].success.sum() == 11 and tracks[0].success.sum() == 35
 
 
 def test_read_au_csv_errors(tmp_path):
@@ -68,20 +80,23 @@ def test_read_au_csv_errors(tmp_path):
     path.write_text("frame,face_id,timestamp,success,AU01_p,AU02_p,AU01_c\n")
     with pytest.raises(ValueError, match="every AU needs both or neither"):
         read_au_csv(path)
+    path.write_text("frame,face_id,timestamp,success,AU01_p\n1,0,0.0,1,0.5\n1,0,0.0,1,0.7\n")
+    with pytest.raises(ValueError, match="face 0 has 2 rows for frame 1"):
+        read_au_csv(path)
 
 
-def test_median_smooth_matches_scipy_per_run():
+def test_median_smooth_is_predicts_filter_per_run():
     rng = np.random.default_rng(1)
     values = rng.uniform(size=(30, 2))
     values[8:11, 0] = np.nan  # a gap in AU 0 only
     smoothed = median_smooth(values, 5)
     for column, runs in ((0, [(0, 8), (11, 30)]), (1, [(0, 30)])):
         for start, stop in runs:
-            expected = scipy.ndimage.median_filter(
-                values[start:stop, column], size=5, mode="nearest"
-            )
-            np.testing.assert_allclose(smoothed[start:stop, column], expected)
+            expected = track_median_smooth(values[start:stop, column], 5)
+            np.testing.assert_allclose(smoothed[start:stop, column], expected, rtol=1e-6)
     assert np.isnan(smoothed[8:11, 0]).all()
+    # shrinking windows at a run's ends: median of the first three values at t = 0
+    assert smoothed[0, 1] == pytest.approx(np.median(values[:3, 1]))
     np.testing.assert_array_equal(median_smooth(values, 1)[:, 1], values[:, 1])
     with pytest.raises(ValueError, match=r"positive odd integer\. Received: window=4"):
         median_smooth(values, 4)
@@ -100,8 +115,8 @@ def test_plot_timeline_one_png_per_face(tmp_path, check_png):
 
 def test_plot_track_aus_subset_and_errors(tmp_path, check_png):
     path = tmp_path / "video.csv"
-    write_csv(path, faces=(3,))
-    track = read_au_csv(path)[3]
+    write_csv(path)
+    track = read_au_csv(path)[1]
     check_png(plot_track(track, tmp_path / "au12.png", aus=[12]))
     message = r"subset of the CSV's AUs \[1, 2, 12\]\. Received: aus=\[4\]"
     with pytest.raises(ValueError, match=message):

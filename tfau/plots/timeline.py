@@ -2,8 +2,10 @@
 
 The CSV has one row per frame and face: ``frame, face_id, timestamp, confidence, success``,
 then ``AU01_c, ...`` (occurrence 0/1) and ``AU01_p, ...`` (probability); OpenFace's leading
-spaces in the header are tolerated. Rows with ``success == 0`` (no face found) are gaps:
-no line is drawn across them and they are shaded.
+spaces in the header are tolerated. Each face is drawn over every frame of the CSV: frames
+where it has no row (another face's row, or the ``face_id`` -1 row ``tfau predict`` and
+OpenFace write for a frame without faces) or a row with ``success == 0`` are its gaps: no
+line is drawn across them and they are shaded.
 
 Example:
     >>> tracks = read_au_csv("predictions.csv")
@@ -29,13 +31,13 @@ _REQUIRED = ("frame", "face_id", "timestamp", "success")
 
 @dataclasses.dataclass(frozen=True)
 class AUTrack:
-    """One face's AU predictions over a video (rows sorted by frame).
+    """One face's AU predictions over every frame of a video.
 
     Args:
         face_id: the face's id in the CSV.
-        frame: ``(T,)`` int frame numbers.
+        frame: ``(T,)`` int frame numbers of the whole CSV, ascending.
         timestamp: ``(T,)`` float seconds.
-        success: ``(T,)`` bool, False where no face was found (a gap).
+        success: ``(T,)`` bool, False where this face was not found (a gap).
         aus: AU numbers of the columns.
         probability: ``(T, A)`` float probabilities, NaN in gaps (None if the CSV has no
             ``_p`` columns).
@@ -69,10 +71,11 @@ def read_au_csv(path: str | os.PathLike) -> dict[int, AUTrack]:
         path: the CSV written by ``tfau predict``.
 
     Returns:
-        ``{face_id: AUTrack}``, face ids ascending.
+        ``{face_id: AUTrack}``, face ids ascending (``face_id`` -1, "no face", is no track).
 
     Raises:
-        ValueError: a missing column, no AU columns, or a non-numeric cell (naming the line).
+        ValueError: a missing column, no AU columns, a non-numeric cell (naming the line), or
+            two rows of one face in one frame.
 
     Example:
         >>> track = read_au_csv("video.csv")[0]
@@ -121,32 +124,45 @@ def read_au_csv(path: str | os.PathLike) -> dict[int, AUTrack]:
             elif header[index] in (*_REQUIRED, "confidence"):
                 table[line - 2, index] = _number(value, header[index], line, path)
 
+    if not rows:
+        return {}
+    frame_column = table[:, position["frame"]].astype(np.int64)
+    face_ids = table[:, position["face_id"]].astype(np.int64)
+    # Every face is drawn over every frame of the CSV: frames where it has no row (another
+    # face's row, or OpenFace's face_id -1 row of a frame without faces) are its gaps.
+    frames, first = np.unique(frame_column, return_index=True)
+    timestamps = table[first, position["timestamp"]]
     tracks = {}
-    face_ids = table[:, position["face_id"]] if rows else np.zeros(0)
-    for face_id in sorted({int(v) for v in face_ids}):
+    for face_id in sorted(set(face_ids.tolist()) - {-1}):
         rows_of_face = table[face_ids == face_id]
-        rows_of_face = rows_of_face[np.argsort(rows_of_face[:, position["frame"]], kind="stable")]
-        success = rows_of_face[:, position["success"]] > 0.5
+        index = np.searchsorted(frames, rows_of_face[:, position["frame"]].astype(np.int64))
+        if len(np.unique(index)) != len(index):
+            counts = np.bincount(index)
+            raise ValueError(
+                f"{path}: face {face_id} has {counts.max()} rows for frame "
+                f"{frames[counts.argmax()]}: expected at most one row per face and frame."
+            )
+        success = np.zeros(len(frames), bool)
+        success[index] = rows_of_face[:, position["success"]] > 0.5
 
-        def columns(kind: str, rows_of_face=rows_of_face, success=success) -> np.ndarray | None:
-            if not au_columns[kind]:
-                return None
-            values = rows_of_face[:, [au_columns[kind][au] for au in aus]]
+        def spread(columns: list[int], index=index, rows_of_face=rows_of_face, success=success):
+            values = np.full((len(frames), len(columns)), np.nan)
+            values[index] = rows_of_face[:, columns]
             values[~success] = np.nan
             return values
 
         tracks[face_id] = AUTrack(
             face_id=face_id,
-            frame=rows_of_face[:, position["frame"]].astype(np.int64),
-            timestamp=rows_of_face[:, position["timestamp"]],
+            frame=frames,
+            timestamp=timestamps,
             success=success,
             aus=aus,
-            probability=columns("p"),
-            occurrence=columns("c"),
+            probability=(spread([au_columns["p"][au] for au in aus]) if au_columns["p"] else None),
+            occurrence=(spread([au_columns["c"][au] for au in aus]) if au_columns["c"] else None),
             confidence=(
-                rows_of_face[:, position["confidence"]]
+                spread([position["confidence"]])[:, 0]
                 if "confidence" in position
-                else np.full(len(rows_of_face), np.nan)
+                else np.full(len(frames), np.nan)
             ),
         )
     return tracks
@@ -162,8 +178,9 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
     """Running median over time, never across gaps (NaN entries).
 
     Each run of finite values is filtered on its own with a centred window of ``window``
-    frames, its ends repeated at the run's edges (``scipy.ndimage.median_filter`` with
-    ``mode="nearest"``, per run); NaNs stay NaN.
+    frames that shrinks at the run's ends (the median of the frames available within
+    ``window // 2``), the filter ``tfau predict`` applies along a face track
+    (`tfau.inference.median_smooth`); NaNs stay NaN.
 
     Args:
         values: ``(T,)`` or ``(T, A)`` values over time, NaN in gaps.
@@ -173,8 +190,8 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
         The smoothed values, same shape, float64.
 
     Example:
-        >>> median_smooth([0, 1, 0, 0, np.nan, 1, 1], 3).tolist()
-        [0.0, 0.0, 0.0, 0.0, nan, 1.0, 1.0]
+        >>> median_smooth([0, 1, 0, 0, np.nan, 1, 0], 3).tolist()
+        [0.5, 0.0, 0.0, 0.0, nan, 0.5, 0.5]
     """
     if not isinstance(window, int | np.integer) or window < 1 or window % 2 == 0:
         raise ValueError(f"`window` must be a positive odd integer. Received: window={window!r}")
@@ -187,9 +204,9 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
     for column in range(flat.shape[1]):
         for start, stop in _runs(np.isfinite(flat[:, column])):
             run = flat[start:stop, column]
-            padded = np.pad(run, half, mode="edge")
-            windows = np.lib.stride_tricks.sliding_window_view(padded, window)
-            smoothed[start:stop, column] = np.median(windows, axis=1)
+            smoothed[start:stop, column] = [
+                np.median(run[max(0, t - half) : t + half + 1]) for t in range(len(run))
+            ]
     return smoothed.reshape(values.shape)
 
 
@@ -230,7 +247,9 @@ def plot_track(
     if len(track.frame) == 0:
         raise ValueError(f"Face {track.face_id} has no rows to plot.")
     columns = [track.aus.index(au) for au in aus]
-    time = track.timestamp if np.isfinite(track.timestamp).all() else track.frame.astype(float)
+    # Image folders have no clock: frame numbers when timestamps do not increase.
+    timed = np.isfinite(track.timestamp).all() and (np.diff(track.timestamp) > 0).all()
+    time = track.timestamp if timed else track.frame.astype(float)
     step = float(np.median(np.diff(time))) if len(time) > 1 else 1.0
     smoothed = (
         median_smooth(track.probability, smooth_window)
@@ -267,7 +286,7 @@ def plot_track(
         ax.set_yticks([0, 1])
         ax.set_ylabel(au_label(au), rotation=0, ha="right", va="center", fontsize=9)
     axes[0].legend(loc="upper right", fontsize=7, ncol=3)
-    axes[-1].set_xlabel("time (s)" if time is track.timestamp else "frame")
+    axes[-1].set_xlabel("time (s)" if timed else "frame")
     figure.suptitle(title or f"AU timeline, face {track.face_id}", fontsize=10)
     figure.subplots_adjust(
         left=0.08, right=0.98, top=1 - 0.4 / height, bottom=0.55 / height, hspace=0.15
