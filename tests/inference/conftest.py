@@ -63,3 +63,11 @@ def drml_saved_model(tmp_path_factory, drml_model):
     path = tmp_path_factory.mktemp("exported") / "drml"
     export_model(drml_model, path, model_name="DRML", aus=AUS, mean=MEAN)
     return path
+
+
+@pytest.fixture(scope="session")
+def jaanet():
+    """A tiny JAA-Net with 12 outputs (read as BP4D's AUs), traced once for every test."""
+    from tfau.inference import from_keras
+
+    return from_keras(tiny_model("JAANet", 12))

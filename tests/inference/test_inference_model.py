@@ -1,0 +1,89 @@
+"""AU models for inference: .keras and SavedModel agree; AU lists; bad model files."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import AUS, MEAN, tiny_model
+
+from tfau.inference import from_keras, load_model
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return np.random.default_rng(0).integers(0, 256, (5, 200, 200, 3), dtype=np.uint8)
+
+
+def test_keras_and_saved_model_give_the_same_probabilities(drml_keras, drml_saved_model, faces):
+    from_file = load_model(drml_keras, aus=AUS, mean=MEAN)
+    exported = load_model(drml_saved_model)
+    assert from_file.source == "keras" and exported.source == "saved_model"
+    assert from_file.aus == exported.aus == tuple(AUS)
+    assert from_file.model_name == exported.model_name == "DRML"
+    keras_p = from_file(faces)["au"]
+    saved_p = exported(faces)["au"]
+    assert keras_p.shape == (5, 3)
+    np.testing.assert_allclose(keras_p, saved_p, atol=1e-5)
+    # Batch size does not change the result (one traced function for every batch size).
+    np.testing.assert_allclose(from_file(faces[:2])["au"], keras_p[:2], atol=1e-5)
+
+
+def test_saved_model_au_subset(drml_saved_model, faces):
+    full = load_model(drml_saved_model)(faces)["au"]
+    subset = load_model(drml_saved_model, aus=[4, 1])
+    assert subset.au_names == ["AU04", "AU01"]
+    np.testing.assert_allclose(subset(faces)["au"], full[:, [2, 0]], atol=1e-6)
+
+
+def test_jaanet_returns_landmarks_in_face_pixels(faces, jaanet):
+    model = jaanet
+    assert model.aus == (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)  # BP4D's by width
+    assert model.predicts_landmarks
+    out = model(faces[:2])
+    assert out["au"].shape == (2, 12) and out["landmarks"].shape == (2, 49, 2)
+
+
+def test_au_mismatch_errors(drml_keras, drml_saved_model):
+    with pytest.raises(ValueError, match=r"trained on other AUs than asked: it predicts 3 AUs, "):
+        load_model(drml_keras, aus=[1, 2, 4, 6], mean=MEAN)
+    with pytest.raises(ValueError, match=r"predicts 3 AUs and a \.keras file does not name them"):
+        load_model(drml_keras, mean=MEAN)
+    with pytest.raises(
+        ValueError, match=r"predicts AUs \[1, 2, 4\], asked for \[1, 12\]; not predicted: \[12\]"
+    ):
+        load_model(drml_saved_model, aus=[1, 12])
+
+
+def test_bad_model_files(tmp_path, drml_keras, drml_saved_model):
+    with pytest.raises(FileNotFoundError, match=r"No model at .*missing\.keras"):
+        load_model(tmp_path / "missing.keras")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model")
+    with pytest.raises(ValueError, match=r"Expected a \.keras file or a SavedModel folder"):
+        load_model(text)
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match=r"Cannot load .*broken\.keras.* as a Keras model"):
+        load_model(broken)
+    with pytest.raises(ValueError, match=r"a folder without saved_model\.pb"):
+        load_model(tmp_path)
+    unmarked = tmp_path / "unmarked"
+    shutil.copytree(drml_saved_model, unmarked)
+    (unmarked / "tfau_export.json").unlink()
+    with pytest.raises(ValueError, match=r"has no tfau_export\.json: it was not written by"):
+        load_model(unmarked)
+    with pytest.raises(ValueError, match=r"DRML subtracts the training mean: pass `mean`"):
+        load_model(drml_keras, aus=AUS)
+    with pytest.raises(ValueError, match=r"`model_name` must be one of"):
+        load_model(drml_keras, aus=AUS, mean=MEAN, model_name="Nope")
+
+
+def test_landmark_input_networks_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"ENet takes 49 facial landmarks as an input"):
+        from_keras(tiny_model("ENet"), aus=AUS)
+    metadata = json.dumps({"model_name": "ENet", "signatures": {"faces": ["images", "landmarks"]}})
+    (tmp_path / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "tfau_export.json").write_text(metadata)
+    with pytest.raises(ValueError, match=r"ENet takes 49 facial landmarks as an input"):
+        load_model(tmp_path)
