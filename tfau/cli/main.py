@@ -24,6 +24,7 @@ VERB_MODULES: tuple[str, ...] = (
     "tfau.cli.cv",
     "tfau.cli.export",
     "tfau.cli.predict",
+    "tfau.cli.plot",
 )
 
 
