@@ -28,11 +28,15 @@ class LossSpec:
         weight: factor of this term in the total loss (JAA-Net's lambdas).
         kwargs: keyword arguments of the loss function; a weight argument given as
             ``"auto"`` is computed from the training split's labels.
+        target: None: ``y_true`` is the pipeline's target of the same output; else the name of
+            another model output used as ``y_true`` (without gradient), e.g. JAA-Net's
+            refinement loss (eq. 4) on ``"attention"`` with ``target="attention_initial"``.
     """
 
     name: str
     weight: float = 1.0
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    target: str | None = None
 
 
 @dataclasses.dataclass

@@ -114,7 +114,12 @@ class Trainer:
         if any(loss_lib.needs_labels(s.name, s.kwargs) for _, s in config.loss_items()):
             labels = tfau.data.collect_labels(self.train_examples).labels
         self.loss_terms = [
-            (output, float(spec.weight), loss_lib.make_loss(spec.name, spec.kwargs, labels))
+            (
+                output,
+                float(spec.weight),
+                loss_lib.make_loss(spec.name, spec.kwargs, labels),
+                spec.target,
+            )
             for output, spec in config.loss_items()
         ]
 
@@ -162,13 +167,19 @@ class Trainer:
     def _loss(self, targets: dict[str, Any], outputs: dict[str, Any]) -> Any:
         replicas = self.strategy.num_replicas_in_sync
         total = tf.constant(0.0, tf.float32)
-        for output, weight, fn in self.loss_terms:
-            if output not in outputs or output not in targets:
+        for output, weight, fn, target in self.loss_terms:
+            # y_true: the pipeline's target, or another model output (held constant).
+            source = targets if target is None else outputs
+            if output not in outputs or (target or output) not in source:
                 raise KeyError(
-                    f"Loss on output {output!r}: the model outputs {sorted(outputs)} and the "
-                    f"pipeline targets {sorted(targets)}."
+                    f"Loss on output {output!r} (y_true: {target or output!r} of the "
+                    f"{'pipeline targets' if target is None else 'model outputs'}): the model "
+                    f"outputs {sorted(outputs)} and the pipeline targets {sorted(targets)}."
                 )
-            value = tf.cast(fn(targets[output], tf.cast(outputs[output], tf.float32)), tf.float32)
+            y_true = source[target or output]
+            if target is not None:
+                y_true = tf.stop_gradient(tf.cast(y_true, tf.float32))
+            value = tf.cast(fn(y_true, tf.cast(outputs[output], tf.float32)), tf.float32)
             if value.shape.rank == 0:
                 value = value / replicas
             else:
