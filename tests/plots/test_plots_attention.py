@@ -1,5 +1,6 @@
 """Attention figures: EAC-Net's landmark maps and JAA-Net's predefined vs refined maps."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -67,11 +68,17 @@ def test_jaanet_initial_and_refined(tmp_path, check_png):
         plot_jaanet_attention(tmp_path / "x.png", faces, initial, refined[:1], aus=(1, 2, 4))
 
 
-def test_jaanet_without_refinement_is_refused():
-    kwargs = {**tfau.models.tiny_kwargs("JAANet"), "refinement": False}
-    model = tfau.models.JAANet(**kwargs)
+def test_model_without_refined_maps_is_refused():
+    # A JAANet(refinement=False) outputs only "au", "landmarks" and "attention".
+    image = keras.Input((8, 8, 3), name="image")
+    pooled = keras.layers.GlobalAveragePooling2D()(image)
+    outputs = {
+        "au": keras.layers.Dense(2, activation="sigmoid")(pooled),
+        "attention": keras.layers.Conv2D(2, 1, activation="sigmoid")(image),
+    }
+    model = keras.Model({"image": image}, outputs)
     with pytest.raises(ValueError, match="built with refinement=True"):
-        jaanet_attention(model, {"image": np.zeros((48, 48, 3), "float32")})
+        jaanet_attention(model, {"image": np.zeros((8, 8, 3), "float32")})
 
 
 def test_plot_attention_maps_errors(tmp_path):

@@ -194,7 +194,7 @@ def test_model_kinds(tmp_path, check_png):
 def test_patch_attention_kind(tmp_path, check_png):
     kwargs = {k: v for k, v in tfau.models.tiny_kwargs("PAttNet").items() if k != "num_aus"}
     paths = []
-    for au, model in tfau.models.PAttNetPerAU((1, 12), **kwargs).items():
+    for au, model in tfau.models.PAttNetPerAU((12,), **kwargs).items():
         path = tmp_path / f"pattnet_au{au}.keras"
         save_trained_model(model, path, model_name="PAttNet", aus=(au,), face_size=80)
         paths.append(str(path))
@@ -208,7 +208,6 @@ def test_patch_attention_kind(tmp_path, check_png):
             "--models",
             *paths,
             "--aus",
-            "1",
             "12",
             "--faces",
             face,
@@ -229,6 +228,7 @@ def test_patch_attention_kind(tmp_path, check_png):
                 *paths,
                 "--aus",
                 "1",
+                "2",
                 "--faces",
                 face,
                 "--landmarks",

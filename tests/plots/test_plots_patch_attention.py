@@ -10,18 +10,19 @@ from tfau.plots import PATCH_NAMES, patch_attention_matrix, plot_patch_attention
 def test_matrix_rows_are_each_models_mean_attention(tmp_path, check_png):
     kwargs = {k: v for k, v in tfau.models.tiny_kwargs("PAttNet").items() if k != "num_aus"}
     aus = (1, 12)
-    folds = [tfau.models.PAttNetPerAU(aus, **kwargs) for _ in range(2)]
+    models = tfau.models.PAttNetPerAU(aus, **kwargs)
     patches = np.random.default_rng(0).uniform(-1, 1, (3, *kwargs["input_shape"]))
     patches = patches.astype("float32")
-    rows, matrix = patch_attention_matrix(folds[0], patches, batch_size=2)
+    rows, matrix = patch_attention_matrix(models, patches, batch_size=2)
     assert rows == aus and matrix.shape == (2, 9)
     for k, au in enumerate(aus):
-        alpha = np.asarray(folds[0][au]({"patches": patches})["patch_attention"])
+        alpha = np.asarray(models[au]({"patches": patches})["patch_attention"])
         np.testing.assert_allclose(matrix[k], alpha.mean(axis=0), rtol=1e-5)
     assert ((matrix > 0) & (matrix < 1)).all()  # sigmoid weights
-    _, averaged = patch_attention_matrix(folds, patches)
-    _, second = patch_attention_matrix(folds[1], patches)
-    np.testing.assert_allclose(averaged, (matrix + second) / 2, rtol=1e-5)
+    # Folds are averaged: a second "fold" whose models are swapped averages the two rows.
+    swapped = {1: models[12], 12: models[1]}
+    _, averaged = patch_attention_matrix([models, swapped], patches)
+    np.testing.assert_allclose(averaged, (matrix + matrix[::-1]) / 2, rtol=1e-5)
     image = check_png(plot_patch_attention(tmp_path / "pattnet.png", averaged, aus))
     assert image.shape[1] > image.shape[0]
 
