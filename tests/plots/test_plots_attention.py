@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tfau.models
-from tfau.faces import LANDMARKS_49, eacnet_attention_map
+from tfau.faces import LANDMARKS_49, eacnet_attention_map, jaanet_attention_maps
 from tfau.plots import (
     jaanet_attention,
     plot_attention_maps,
@@ -51,11 +51,21 @@ def test_jaanet_initial_and_refined(tmp_path, check_png):
     kwargs = tfau.models.tiny_kwargs("JAANet")
     model = tfau.models.JAANet(**kwargs)
     size = kwargs["input_size"]
+    # The alignment head predicts a fixed plausible face, so the predefined maps sit on it.
+    head = model.get_layer("jaanet_align_fc2")
+    kernel, _ = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), face_landmarks(size).reshape(-1)])
     faces = np.random.default_rng(2).uniform(-1, 1, (2, size, size, 3)).astype("float32")
     initial, refined = jaanet_attention(model, {"image": faces})
     outputs = model({"image": faces}, training=False)
     np.testing.assert_allclose(initial, outputs["attention_initial"], rtol=1e-6)
     np.testing.assert_allclose(refined, outputs["attention"], rtol=1e-6)
+    # predefined = eq. 3 around the predicted landmarks' AU centres (central l/4 of l/4 + 8)
+    padded = jaanet_attention_maps(
+        outputs["landmarks"], aus=(1, 2, 4), image_size=size, map_size=size // 4 + 8
+    )
+    np.testing.assert_allclose(initial, np.asarray(padded)[:, 4:-4, 4:-4], atol=1e-6)
+    assert initial.max() > 0.5
     assert initial.shape == refined.shape == (2, size // 4, size // 4, kwargs["num_aus"])
     one_initial, one_refined = jaanet_attention(model, {"image": faces[1]})
     np.testing.assert_allclose(one_refined, refined[1], rtol=1e-5, atol=1e-6)
