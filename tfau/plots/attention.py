@@ -117,6 +117,10 @@ def plot_eacnet_attention(
     Returns:
         ``path``.
 
+    Example:
+        >>> plot_eacnet_attention("eacnet.png", face, landmarks)            # Fig. 3
+        >>> plot_eacnet_attention("eacnet_aus.png", face, landmarks, aus=(1, 12))
+
     Reference:
         Li, Abtahi, Zhu and Yin, "EAC-Net: Deep Nets with Enhancing and Cropping for Facial
         Action Unit Detection", IEEE TPAMI 2018, section III-B, Fig. 3 and eq. 1.
@@ -167,6 +171,10 @@ def jaanet_attention(model: Any, inputs: Mapping[str, Any]) -> tuple[np.ndarray,
         ``(initial, refined)``, each ``(B, l/4, l/4, A)`` float32 (no batch axis for one
         image).
 
+    Example:
+        >>> initial, refined = jaanet_attention(model, {"image": faces})
+        >>> initial.shape  # (B, 44, 44, 12) for the paper's 176 x 176 input
+
     Raises:
         ValueError: if the model has no ``"attention_initial"`` output (built without
             refinement: its only maps are the predefined ones).
@@ -214,6 +222,14 @@ def plot_jaanet_attention(
 
     Returns:
         ``path``.
+
+    Example:
+        >>> initial, refined = jaanet_attention(model, {"image": faces})
+        >>> plot_jaanet_attention("jaanet.png", faces, initial, refined, aus=(1, 2, 4))
+
+    Reference:
+        Shao, Liu, Cai and Ma, "Deep Adaptive Attention for Joint Facial Action Unit Detection
+        and Face Alignment", ECCV 2018, Fig. 4.
     """
     images = np.asarray(images)
     initial = np.asarray(initial, np.float32)

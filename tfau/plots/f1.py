@@ -94,6 +94,10 @@ def read_f1_summary(
 
     Raises:
         ValueError: missing columns or rows.
+
+    Example:
+        >>> aus, f1, paper = read_f1_summary("runs/drml_bp4d/results/summary.csv")
+        >>> f1["mean"][-1]  # mean F1 over AUs, percent
     """
     path = os.fspath(path)
     with open(path, newline="") as f:

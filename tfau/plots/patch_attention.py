@@ -65,6 +65,10 @@ def patch_attention_matrix(
         ``(aus, matrix)``: the AUs (rows, in the dict's order) and the ``(A, num_patches)``
         float64 matrix of mean weights in [0, 1].
 
+    Example:
+        >>> folds = [tfau.models.PAttNetPerAU(aus) for _ in range(3)]  # trained per fold
+        >>> aus, matrix = patch_attention_matrix(folds, patches)      # (12, 9)
+
     Reference:
         Onal Ertugrul, Jeni and Cohn, "PAttNet: Patch-attentive deep network for action unit
         detection", BMVC 2019, section 5.3 and Fig. 4.
@@ -111,6 +115,13 @@ def plot_patch_attention(
 
     Returns:
         ``path``.
+
+    Example:
+        >>> aus, matrix = patch_attention_matrix(models, patches)
+        >>> plot_patch_attention("pattnet_attention.png", matrix, aus)
+
+    Reference:
+        Onal Ertugrul, Jeni and Cohn, BMVC 2019, Fig. 4.
     """
     matrix = np.asarray(matrix, np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != len(aus):

@@ -217,6 +217,13 @@ def plot_cooccurrence(
 
     Returns:
         ``path``.
+
+    Example:
+        >>> plot_cooccurrence("jaccard.png", jaccard_matrix(labels), aus=BP4D_AUS)
+
+    Reference:
+        Onal Ertugrul, Jeni and Cohn, "PAttNet: Patch-attentive deep network for action unit
+        detection", BMVC 2019, Fig. 3.
     """
     table = _check_table(jaccard, aus, "jaccard")
     figure = new_figure(0.42 * len(aus) + 2.2, 0.42 * len(aus) + 1.4)
@@ -253,6 +260,10 @@ def plot_relations(
         >>> t = relation_tables(labels, probabilities)
         >>> plot_relations("relations.png", {"ground truth": t["ground_truth"],
         ...                                   "DRML": t["prediction"]}, aus)
+
+    Reference:
+        Zhao, Chu and Zhang, "Deep Region and Multi-label Learning for Facial Action Unit
+        Detection", CVPR 2016, Fig. 5.
     """
     if not tables:
         raise ValueError("`tables` must hold at least one table. Received: {}")

@@ -288,6 +288,14 @@ def plot_saliency(
 
     Returns:
         ``path``.
+
+    Example:
+        >>> maps = saliency_maps(model, {"image": face})          # (H, W, A)
+        >>> plot_saliency("saliency.png", face, maps, aus=(1, 2, 4))
+
+    Reference:
+        Zhao, Chu and Zhang, "Deep Region and Multi-label Learning for Facial Action Unit
+        Detection", CVPR 2016, Fig. 4.
     """
     maps = _check_maps(saliency, aus, "saliency")
     peak = maps.max(axis=(0, 1), keepdims=True)
@@ -325,6 +333,15 @@ def plot_occlusion(
 
     Returns:
         ``path``.
+
+    Example:
+        >>> drops = occlusion_drops(model, {"image": face}, patch_size=16, stride=8)
+        >>> heat = occlusion_heatmap(drops, face.shape[:2], patch_size=16, stride=8)
+        >>> plot_occlusion("occlusion.png", face, heat, aus=(1, 2, 4))
+
+    Reference:
+        Romero, Leon and Arbelaez, "Multi-View Dynamic Facial Action Unit Detection", Image
+        and Vision Computing 2018 (AUNets), Fig. 5.
     """
     maps = _check_maps(heatmap, aus, "heatmap")
     limit = float(np.nanmax(np.abs(maps))) or 1.0
