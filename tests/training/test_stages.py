@@ -15,7 +15,7 @@ from tfau.training import (
     fit_linear_au_regression,
     run_stages,
 )
-from tfau.training.stages import module_layers, stage_config
+from tfau.training.stages import module_layers, set_trainable, stage_config
 
 # Three AUs of synth_au/tiny's 12 BP4D columns keep the per-AU graphs small.
 _JAANET_AUS = (1, 2, 4)
@@ -121,6 +121,13 @@ def test_jaanet_modules_cover_the_network():
     assert weighted == (region | align | au_modules) & weighted
     assert "jaanet_align_fc2" in align and "jaanet_au_fc2" in au_modules
     assert {"jaanet_local", "jaanet_attention_refinement"} <= au_modules
+    with pytest.raises(ValueError, match="Module 'alignment' matches no trainable layer"):
+        set_trainable(model, ("alignment",))
+    trained = set_trainable(model, ("align",))
+    assert set(trained) == {name for name in align if model.get_layer(name).weights}
+    assert not model.get_layer("jaanet_global_1_1_conv").trainable
+    set_trainable(model, None, {layer.name: True for layer in model.layers})
+    assert all(layer.trainable for layer in model.layers)
 
 
 def test_refinement_loss_takes_its_target_from_the_model(synth_data_dir, tmp_path):
@@ -213,39 +220,6 @@ def test_jaanet_three_stages_freeze_and_train_their_modules(synth_data_dir, tmp_
         for name in final
         for a, b in zip(final[name], previous[name], strict=True)
     )
-
-
-def test_jaanet_stages_resume_after_the_last_stage(synth_data_dir, tmp_path):
-    import tfau.models
-
-    config = _jaanet_config()
-    stages = [Stage("only", epochs=1, trainable=("align",))]
-    kwargs = dict(
-        pipeline=_three_aus_pipeline(),
-        data_dir=synth_data_dir,
-        run_dir=str(tmp_path),
-        log=lambda message: None,
-    )
-    first, _ = run_stages(
-        config,
-        stages,
-        model=tfau.models.JAANet(input_size=48, c=2, d=16, aus=_JAANET_AUS),
-        **kwargs,
-    )
-    again, results = run_stages(
-        config,
-        stages,
-        model=tfau.models.JAANet(input_size=48, c=2, d=16, aus=_JAANET_AUS),
-        **kwargs,
-    )
-    # A finished stage restores its checkpoint instead of training again.
-    assert len(results[0]["history"]) == 1
-    for a, b in zip(first.variables, again.variables, strict=True):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    with pytest.raises(ValueError, match="Module 'alignment' matches no trainable layer"):
-        run_stages(
-            config, [Stage("typo", epochs=1, trainable=("alignment",))], model=first, **kwargs
-        )
 
 
 def _per_au_slices(value, num_aus, index, layout):

@@ -96,8 +96,9 @@ class TrainConfig:
         strategy: one of `STRATEGIES`; ``"auto"``: multi_worker with TF_CONFIG, mirrored with
             several GPUs, else default.
         mixed_precision: None, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
-        jit_compile: XLA-compile the training step.
-        deterministic: enable TF op determinism (bit-exact resumes).
+        jit_compile: XLA-compile the training step (needs ``deterministic=False``).
+        deterministic: enable TF op determinism (bit-exact resumes); XLA cannot compile
+            max-pool gradients deterministically.
         checkpoint_every: steps between checkpoints (and at each epoch end).
         keep_checkpoints: checkpoints kept.
         early_stopping_patience: epochs without validation F1 gain before stopping (AUNets).
@@ -160,6 +161,13 @@ class TrainConfig:
             raise ValueError(
                 f"`mixed_precision` must be one of {MIXED_PRECISION}. "
                 f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.jit_compile and self.deterministic:
+            raise ValueError(
+                "`jit_compile=True` needs `deterministic=False`: XLA has no deterministic "
+                "max-pool gradient (TensorFlow: 'MaxPool gradient ops do not yet have a "
+                "deterministic XLA implementation'). Received: jit_compile=True, "
+                "deterministic=True"
             )
         if self.optimizer.name not in ("sgd", "adam"):
             raise ValueError(

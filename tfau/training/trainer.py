@@ -87,6 +87,12 @@ class Trainer:
             raise ValueError("A run needs a `run_dir` (argument or config.run_dir).")
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
+        elif config.jit_compile:
+            # XLA refuses max-pool gradients while op determinism is on, e.g. left on by an
+            # earlier run in this process; TensorFlow only exposes the switch off here.
+            from tensorflow.python.framework import config as tf_config
+
+            tf_config.disable_op_determinism()
         keras.utils.set_random_seed(config.seed)
         self.strategy = strategy or make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
