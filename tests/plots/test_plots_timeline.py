@@ -123,3 +123,35 @@ def test_plot_track_aus_subset_and_errors(tmp_path, check_png):
         plot_track(track, tmp_path / "x.png", aus=[4])
     with pytest.raises(ValueError, match=r"must end in \.png"):
         plot_track(track, tmp_path / "x.jpg")
+
+
+def test_reads_and_plots_a_tfau_predict_csv(tmp_path, check_png):
+    """The CSV `tfau.inference.Predictor` writes: faceless frames become the face's gaps."""
+    import tfau.models
+    from tfau.inference import Predictor, from_keras
+    from tfau.synth import SynthAU
+
+    sequence = SynthAU("bp4d", image_size=(320, 240), seed=0).sequence("F001", "T1", 10)
+    frames = [sequence.frame(t) for t in range(10)]
+    blank = (4, 5)
+    for t in blank:
+        frames[t] = np.full_like(frames[t], 110)
+    network = tfau.models.DRML(**tfau.models.tiny_kwargs("DRML"))
+    model = from_keras(network, aus=[1, 2, 4], mean=[120.0, 100.0, 90.0])
+    path = tmp_path / "predict.csv"
+    Predictor(model, smoothing=3, batch_size=4, detect_every=4).predict_frames(
+        frames, path, fps=25.0
+    )
+    tracks = read_au_csv(path)
+    assert list(tracks) == [0]
+    track = tracks[0]
+    assert track.aus == (1, 2, 4)
+    np.testing.assert_array_equal(track.frame, np.arange(1, 11))  # 1-based, as OpenFace
+    np.testing.assert_allclose(track.timestamp, np.arange(10) / 25, atol=1e-3)
+    np.testing.assert_array_equal(track.success, [t not in blank for t in range(10)])
+    assert np.isfinite(track.probability[track.success]).all()
+    assert np.isnan(track.probability[~track.success]).all()
+    np.testing.assert_array_equal(
+        track.occurrence[track.success], track.probability[track.success] >= 0.5
+    )
+    check_png(plot_timeline(path, tmp_path / "plots", smooth_window=3)[0])
