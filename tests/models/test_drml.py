@@ -62,7 +62,9 @@ def test_region_layer_follows_the_paper_grid():
 
 def test_tiny_forward_is_a_probability_per_au():
     model = drml.DRML(**tfau.models.tiny_kwargs("DRML"))
-    outputs = model(np.random.default_rng(0).normal(size=(2, 74, 74, 3)).astype("float32"))
+    outputs = model(
+        {"image": np.random.default_rng(0).normal(size=(2, 74, 74, 3)).astype("float32")}
+    )
     assert set(outputs) == {"au"}
     au = np.asarray(outputs["au"])
     assert au.shape == (2, 3) and au.dtype == np.float32
@@ -97,9 +99,13 @@ def test_tiny_drml_learns_synth_au(synth_au_faces):
         loss={"au": tfau.losses.MultiLabelSigmoidCrossEntropy()},
     )
     model.fit(
-        (train_images - 128.0) / 64.0, {"au": train_labels}, batch_size=16, epochs=10, verbose=0
+        {"image": (train_images - 128.0) / 64.0},
+        {"au": train_labels},
+        batch_size=16,
+        epochs=10,
+        verbose=0,
     )
-    predictions = model.predict((test_images - 128.0) / 64.0, verbose=0)["au"]
+    predictions = model.predict({"image": (test_images - 128.0) / 64.0}, verbose=0)["au"]
     f1 = tfau.metrics.f1_frame(test_labels, predictions)
     rates = test_labels.mean(axis=0)
     chance = 2 * rates / (1 + rates)  # F1 of always predicting "present"

@@ -34,10 +34,10 @@ def test_nine_encoders_are_independent():
     patches = rng.normal(size=(2, 9, 40, 40, 3)).astype("float32")
     assert tfau.models.get("PAttNet") is pattnet.PAttNet
     encodings = keras.Model(model.input, model.get_layer("pattnet_encoder_encodings").output)
-    before = np.asarray(encodings(patches, training=False))
+    before = np.asarray(encodings({"patches": patches}, training=False))
     changed = patches.copy()
     changed[:, 4] = rng.normal(size=(2, 40, 40, 3))
-    after = np.asarray(encodings(changed, training=False))
+    after = np.asarray(encodings({"patches": changed}, training=False))
     differs = np.abs(after - before).max(axis=(0, 2)) > 1e-6
     np.testing.assert_array_equal(differs, np.arange(9) == 4)
 
@@ -45,13 +45,15 @@ def test_nine_encoders_are_independent():
 def test_forward_outputs_and_attention_normalisation():
     rng = np.random.default_rng(1)
     patches = rng.normal(size=(3, 9, 40, 40, 3)).astype("float32")
-    sigmoid = pattnet.PAttNet(**TINY)(patches)
+    sigmoid = pattnet.PAttNet(**TINY)({"patches": patches})
     assert np.asarray(sigmoid["au"]).shape == (3, 3)
     alpha = np.asarray(sigmoid["patch_attention"])
     assert alpha.shape == (3, 9) and np.all((alpha > 0) & (alpha < 1))
     softmax = tfau.models.get("PAttNet_Softmax")(**TINY)
     assert softmax.name == "pattnet_softmax"
-    np.testing.assert_allclose(np.asarray(softmax(patches)["patch_attention"]).sum(1), 1, 1e-5)
+    np.testing.assert_allclose(
+        np.asarray(softmax({"patches": patches})["patch_attention"]).sum(1), 1, 1e-5
+    )
 
 
 def test_one_network_per_au():
@@ -107,8 +109,8 @@ def test_tiny_pattnet_learns_synth_au(synth_au_faces):
         optimizer=keras.optimizers.Adam(1e-3),
         loss={"au": tfau.losses.WeightedBinaryCrossEntropy()},
     )
-    model.fit(train_patches, {"au": train_labels}, batch_size=16, epochs=10, verbose=0)
-    predictions = model.predict(test_patches, verbose=0)["au"]
+    model.fit({"patches": train_patches}, {"au": train_labels}, batch_size=16, epochs=10, verbose=0)
+    predictions = model.predict({"patches": test_patches}, verbose=0)["au"]
     f1 = tfau.metrics.f1_frame(test_labels, predictions)
     rates = test_labels.mean(axis=0)
     chance = 2 * rates / (1 + rates)  # F1 of always predicting "present"
