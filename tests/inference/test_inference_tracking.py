@@ -114,3 +114,19 @@ def test_bad_arguments():
         FaceTracker(lambda frame: [], detect_every=0)
     with pytest.raises(ValueError, match=r"`min_iou` must be in \(0, 1\]"):
         FaceTracker(lambda frame: [], min_iou=0)
+
+
+@pytest.mark.parametrize("tracking_size", [None, 240])
+def test_tracking_on_a_downscaled_frame_stays_in_frame_pixels(tracking_size):
+    from tfau.synth import SynthAU
+
+    sequence = SynthAU("bp4d", image_size=(640, 480), seed=2).sequence("M001", "T2", 6)
+    landmarks = sequence.landmarks49[0]
+    detector = TruthDetector(landmarks[:, None])
+    tracker = FaceTracker(detector, detect_every=6, tracking_size=tracking_size)
+    results = run(tracker, detector, [sequence.frame(t) for t in range(6)])
+    assert detector.frames == [0]
+    for t in range(1, 6):
+        (face,) = results[t]
+        error = np.linalg.norm(face.keypoints - keypoints_from_landmarks(landmarks[t]), axis=1)
+        assert error.max() < 0.1 * inter_ocular_distance(landmarks[t]), (t, error)

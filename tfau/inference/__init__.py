@@ -12,12 +12,15 @@ occurrences); ``tfau predict`` is its command line. The parts:
 - ``load_model`` / ``from_keras`` -> ``AUModel``: aligned uint8 faces -> AU probabilities
   with the network's test-time preprocessing.
 - ``median_smooth`` / ``TrackSmoother``: median filter along each face track.
+- ``MultiViewPredictor``: AUNets' multi-view system; the view classifier of a
+  ``tfau.models.MultiViewEnsemble`` routes a video to its view's AU models.
 
 Not imported by ``import tfau``: use ``import tfau.inference``.
 """
 
 from tfau.inference.detection import Detection, FaceDetector
 from tfau.inference.model import DEFAULT_AUS, AUModel, from_keras, load_model
+from tfau.inference.multiview import MultiViewPredictor, MultiViewSummary, combine_models
 from tfau.inference.predictor import (
     IMAGE_EXTENSIONS,
     STAGES,
@@ -39,11 +42,14 @@ __all__ = [
     "Detection",
     "FaceDetector",
     "FaceTracker",
+    "MultiViewPredictor",
+    "MultiViewSummary",
     "PredictionSummary",
     "Predictor",
     "TrackSmoother",
     "TrackedFace",
     "box_iou",
+    "combine_models",
     "csv_columns",
     "from_keras",
     "list_images",

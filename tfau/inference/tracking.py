@@ -83,13 +83,16 @@ class FaceTracker:
             whenever a face's tracking fails or no face is tracked. Defaults to 10.
         min_iou: box overlap for a detection to keep a face's id. Defaults to 0.3.
         max_lost: frames a lost face's id stays available for a new detection. Defaults to 30.
-        max_flow_error: forward-backward optical-flow error (pixels) above which a corner is
-            dropped. Defaults to 1.5.
+        max_flow_error: forward-backward optical-flow error (pixels of the tracking image)
+            above which a corner is dropped. Defaults to 1.5.
         min_corners: fewest surviving corners that still track a face. Defaults to 6.
         max_faces: keep at most this many faces (most confident detections); None: all.
         max_misses: detector runs in a row that may miss a face still tracked well before it
             is dropped (detectors miss a face now and then; a face that left the frame loses
             its corners). Its confidence halves at each miss. Defaults to 2.
+        tracking_size: shorter side (pixels) of the grey frame the optical flow runs on;
+            None: full resolution. Faces are large at these sizes, and LK's cost grows with
+            the frame (its pyramids). Defaults to 240.
 
     Example:
         >>> tracker = FaceTracker(FaceDetector(), detect_every=10)
@@ -107,6 +110,7 @@ class FaceTracker:
         min_corners: int = 6,
         max_faces: int | None = None,
         max_misses: int = 2,
+        tracking_size: int | None = 240,
     ) -> None:
         if not isinstance(detect_every, int) or detect_every < 1:
             raise ValueError(
@@ -125,6 +129,12 @@ class FaceTracker:
         self.min_corners = int(min_corners)
         self.max_faces = max_faces
         self.max_misses = int(max_misses)
+        if tracking_size is not None and tracking_size < 32:
+            raise ValueError(
+                f"`tracking_size` must be None or >= 32. Received: tracking_size={tracking_size}"
+            )
+        self.tracking_size = tracking_size
+        self._scale = np.array([1.0, 1.0])
         self.detections_run = 0
         self.reset()
 
@@ -148,6 +158,13 @@ class FaceTracker:
         """
         self._frame += 1
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        height, width = grey.shape
+        self._scale = np.array([1.0, 1.0])
+        if self.tracking_size is not None and min(height, width) > self.tracking_size:
+            factor = self.tracking_size / min(height, width)
+            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            self._scale = np.array([size[0] / width, size[1] / height])
         failed = False
         if self._previous is not None and self._previous.shape != grey.shape:
             # A new image size (e.g. a folder of photos): nothing can be followed.
@@ -207,13 +224,18 @@ class FaceTracker:
         )
         if matrix is None or inliers is None or int(inliers.sum()) < self.min_corners:
             return False
-        track.keypoints = transform_points(track.keypoints, matrix)
-        corners = transform_points(track.box.reshape(2, 2), matrix)
+        # The matrix works in tracking pixels; boxes and key points stay in frame pixels.
+        scale = self._scale
+        track.keypoints = transform_points(track.keypoints * scale, matrix) / scale
+        corners = transform_points(track.box.reshape(2, 2) * scale, matrix) / scale
         track.box = np.concatenate([corners.min(axis=0), corners.max(axis=0)])
         track.corners = forward[good][inliers.ravel() == 1]
         return True
 
     def _corners(self, grey: np.ndarray, box: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """Corners to follow inside ``box`` (frame pixels), in tracking pixels."""
+        box = box * np.tile(self._scale, 2)
+        keypoints = keypoints * self._scale
         height, width = grey.shape
         x1, y1 = np.clip(np.floor(box[:2]).astype(int), 0, [width, height])
         x2, y2 = np.clip(np.ceil(box[2:]).astype(int), 0, [width, height])

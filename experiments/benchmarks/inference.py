@@ -1,0 +1,136 @@
+"""End-to-end speed of ``tfau predict`` on a 640 x 480 video, per network and per stage.
+
+Renders a SynthAU video (640 x 480, ``--frames`` frames, one moving face, written as MJPG and
+decoded by OpenCV like any video), then runs `tfau.inference.Predictor` on it for each network
+at its paper's input size with random weights (speed only): MTCNN detection every
+``--detect_every`` frames, optical-flow tracking in between, JAA-Net alignment, the network on
+batches of ``--batch_size`` faces, median smoothing (window 5) and the CSV. A warm-up run on
+the first frames traces the functions first. Printed per network: frames per second end to
+end and its ratio to the 25 fps goal, the wall time of each stage per frame, the network alone
+(faces per second on the same batches) and the process CPU time per frame divided by the
+threads (what an idle machine would take). ``uptime`` is printed at the start and the end:
+the machine is shared, and load slows everything.
+
+Usage::
+
+    python experiments/benchmarks/inference.py --frames 300
+    python experiments/benchmarks/inference.py --networks DRML --frames 300 --detect_every 15
+"""
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+import tfau.models
+from tfau.inference import STAGES, Predictor, from_keras
+from tfau.synth import SynthAU
+
+GOAL_FPS = 25.0
+#: Paper input of each network (the builders' keyword arguments).
+PAPER_INPUT = {
+    "DRML": {"input_shape": (170, 170, 3)},
+    "JAANet": {"input_size": 176},
+    "PAttNet": {"input_shape": (9, 100, 100, 3)},
+    "FVGG": {"input_size": 224},
+    "AUNet": {"input_size": 224},
+}
+BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
+#: A plausible BP4D training mean for DRML's mean subtraction (its value does not change speed).
+MEAN = (121.0, 98.0, 90.0)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def write_video(path: str, frames: int, seed: int) -> None:
+    sequence = SynthAU("bp4d", image_size=(640, 480), seed=seed).sequence("F001", "T1", frames)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 480))
+    for t in range(frames):
+        writer.write(cv2.cvtColor(sequence.frame(t), cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def build(name: str):
+    num_aus = 12
+    model = tfau.models.get(name)(num_aus=num_aus, **PAPER_INPUT[name])
+    mean = MEAN if name == "DRML" else None
+    # AUNet is one binary network per AU in the paper; the 12-output head times one pass.
+    return from_keras(model, aus=BP4D_AUS, mean=mean)
+
+
+def network_alone(model, batch_size: int, repeats: int = 3) -> float:
+    """Faces per second of the network (with its preprocessing) on full batches."""
+    faces = np.random.default_rng(0).integers(0, 256, (batch_size, 200, 200, 3), np.uint8)
+    model(faces)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(faces)
+        times.append(time.perf_counter() - start)
+    return batch_size / float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", nargs="+", default=list(PAPER_INPUT))
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--detect_every", type=int, default=10)
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--smoothing", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    print(f"start: {uptime()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        video = os.path.join(tmp, "synth640x480.avi")
+        start = time.perf_counter()
+        write_video(video, args.frames, args.seed)
+        print(f"rendered {args.frames} frames of 640x480 in {time.perf_counter() - start:.1f}s")
+        header = (
+            "| network | end-to-end fps | x 25 fps goal | CPU-time fps | ms/frame: "
+            + " / ".join(STAGES)
+            + " | network alone faces/s | detector runs |"
+        )
+        lines = [header, "|" + "---|" * 7]
+        for name in args.networks:
+            model = build(name)
+            predictor = Predictor(
+                model,
+                smoothing=args.smoothing,
+                detect_every=args.detect_every,
+                batch_size=args.batch_size,
+            )
+            # Warm-up: traces the network and MTCNN stages on this video's shapes.
+            predictor.predict_video(video, os.path.join(tmp, "warmup.csv"), max_frames=40)
+            cpu = time.process_time()
+            summary = predictor.predict_video(video, os.path.join(tmp, f"{name}.csv"))
+            cpu = (time.process_time() - cpu) / args.threads
+            alone = network_alone(model, args.batch_size)
+            stages = " / ".join(
+                f"{1000 * summary.stage_seconds[s] / summary.frames:.1f}" for s in STAGES
+            )
+            cpu_fps = summary.frames / cpu
+            line = (
+                f"| {name} | {summary.fps:.1f} | {summary.fps / GOAL_FPS:.2f} | {cpu_fps:.1f} | "
+                f"{stages} | {alone:.1f} | {summary.detections} |"
+            )
+            print(line, flush=True)
+            lines.append(line)
+            assert summary.face_rows + summary.frames_without_face == summary.frames
+    print(f"end: {uptime()}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
