@@ -29,6 +29,20 @@ def test_keras_and_saved_model_give_the_same_probabilities(drml_keras, drml_save
     np.testing.assert_allclose(from_file(faces[:2])["au"], keras_p[:2], atol=1e-5)
 
 
+def test_keras_with_its_training_sidecar(tmp_path, drml_model, drml_keras, faces):
+    from tfau.training.model_files import save_trained_model
+
+    path = tmp_path / "run" / "model.keras"
+    save_trained_model(drml_model, path, model_name="DRML", aus=AUS, face_size=200, mean=MEAN)
+    described = load_model(path)  # name, AUs and mean from model.json
+    assert described.aus == tuple(AUS) and described.model_name == "DRML"
+    bare = load_model(drml_keras, aus=AUS, mean=MEAN)
+    np.testing.assert_allclose(described(faces)["au"], bare(faces)["au"], atol=1e-6)
+    assert load_model(path, aus=[4]).au_names == ["AU04"]
+    with pytest.raises(ValueError, match=r"not predicted: \[12\]"):
+        load_model(path, aus=[1, 12])
+
+
 def test_saved_model_au_subset(drml_saved_model, faces):
     full = load_model(drml_saved_model)(faces)["au"]
     subset = load_model(drml_saved_model, aus=[4, 1])

@@ -133,7 +133,27 @@ def test_rows_before_an_error_are_kept(tmp_path, drml, synth_frames):
     with pytest.raises(OSError, match="camera unplugged"):
         predictor.predict_frames(frames(), tmp_path / "partial.csv")
     _, rows = read_csv(tmp_path / "partial.csv")
-    # Faces of frames 1-4 went through the network (two batches of 2); they are written.
+    # The input failed after 5 frames: all 5 are predicted and written, then it raises.
+    assert [r["frame"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert all(r["success"] == "1" for r in rows)
+
+
+def test_rows_before_a_network_error_are_kept(tmp_path, drml, synth_frames):
+    import dataclasses
+
+    calls = []
+
+    def failing(faces):
+        calls.append(len(faces))
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return drml.function(faces)
+
+    predictor = Predictor(dataclasses.replace(drml, function=failing), batch_size=2)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        predictor.predict_frames(synth_frames[:6], tmp_path / "partial.csv")
+    _, rows = read_csv(tmp_path / "partial.csv")
+    # Two batches (frames 1-4) went through the network before it failed on the third.
     assert [r["frame"] for r in rows] == ["1", "2", "3", "4"]
 
 

@@ -40,8 +40,9 @@ def register(subparsers: Any) -> None:
         type=int,
         nargs="+",
         default=None,
-        help="AUs to predict; .keras: the AUs of its outputs in order (default: BP4D's 12 "
-        "or DISFA's 8 by output width); SavedModel: a subset of its AUs (default: all)",
+        help="AUs to predict: a subset of the model's AUs (SavedModel, or .keras with its "
+        "model.json); bare .keras: the AUs of its outputs in order (default: BP4D's 12 or "
+        "DISFA's 8 by output width)",
     )
     parser.add_argument(
         "--model_name", default=None, help=".keras: tfau.models name (default: from the model)"
@@ -51,7 +52,7 @@ def register(subparsers: Any) -> None:
         type=float,
         nargs=3,
         default=None,
-        help=".keras: training RGB mean, 0-255 (networks that subtract it: DRML)",
+        help="bare .keras: training RGB mean, 0-255 (networks that subtract it: DRML)",
     )
     parser.add_argument(
         "--threshold", type=float, default=None, help="occurrence threshold (default: model's)"

@@ -9,10 +9,13 @@ pixels). Both paths run the same test-time preprocessing: the SavedModel carries
 once with ``tf.function``.
 
 Which AUs a model predicts:
-    A SavedModel names them (``tfau_export.json``); asking for a subset selects those columns,
-    asking for an AU it was not trained on is an error. A ``.keras`` file holds no AU names:
-    pass ``aus`` (as many as the model's outputs, in order); without it, 12 outputs are read as
-    BP4D's 12 AUs and 8 as DISFA's 8, and any other width is an error.
+    A SavedModel names them (``tfau_export.json``), and so does the JSON sidecar that tfau's
+    training writes beside a ``.keras`` file (``model.keras`` -> ``model.json``, with the
+    registry name, face size, training mean and pipeline overrides); asking for a subset
+    selects those columns, asking for an AU it was not trained on is an error. A bare
+    ``.keras`` file holds no AU names: pass ``aus`` (as many as the model's outputs, in
+    order); without it, 12 outputs are read as BP4D's 12 AUs and 8 as DISFA's 8, and any
+    other width is an error.
 """
 
 from __future__ import annotations
@@ -194,18 +197,24 @@ def from_keras(
     box_enlarge: float = DEFAULT_BOX_ENLARGE,
     threshold: float | None = None,
     path: str = "<in memory>",
+    trained_aus: Sequence[int] | None = None,
+    **config_overrides: Any,
 ) -> AUModel:
     """Wraps a tfau ``keras.Model`` with the test-time preprocessing of its pipeline.
 
     Args:
         model: a tfau network (named inputs, ``"au"`` output).
-        aus: the AUs of its output columns; see the module docstring for the defaults.
+        aus: the AUs to predict: without ``trained_aus``, the AUs of its output columns (see
+            the module docstring for the defaults); with it, a subset of ``trained_aus``.
         model_name: its registry name; defaults to the one matching ``model.name``.
         mean: RGB training mean (0-255), required by DRML (mean subtraction).
         face_size: side of the aligned faces. Defaults to 200.
         box_enlarge: alignment box over the key points' extent. Defaults to 2.9.
         threshold: occurrence threshold. Defaults to 0.5.
         path: where it came from (for messages).
+        trained_aus: the AUs of its output columns when known (the model's sidecar written
+            by `tfau.training.model_files.save_trained_model`).
+        **config_overrides: its pipeline config overrides (e.g. ``input_size``).
 
     Returns:
         An `AUModel`.
@@ -221,7 +230,7 @@ def from_keras(
             f"{sorted(outputs) if outputs else model.output}"
         )
     model_name = resolve_model_name(model_name, model.name)
-    config = infer_config(model, model_name, face_size)
+    config = infer_config(model, model_name, face_size, **config_overrides)
     _check_single_image(model_name, config.inputs)
     if config.normalization == "mean" and mean is None:
         raise ValueError(
@@ -232,7 +241,12 @@ def from_keras(
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"`threshold` must be in (0, 1). Received: threshold={threshold}")
     width = int(outputs["au"].shape[-1])
-    selected_aus, columns = _select_aus(None, width, aus, path)
+    if trained_aus is not None and len(trained_aus) != width:
+        raise ValueError(
+            f"The model {path!r} has {width} AU outputs but its description names "
+            f"{len(trained_aus)} AUs: {list(trained_aus)}"
+        )
+    selected_aus, columns = _select_aus(trained_aus, width, aus, path)
     serving = _Serving(model, config, selected_aus, face_size, box_enlarge, threshold, mean)
     predicts_landmarks = "landmarks" in outputs
 
@@ -270,18 +284,25 @@ def load_model(
     aus: Sequence[int] | None = None,
     model_name: str | None = None,
     mean: Sequence[float] | None = None,
-    face_size: int = DEFAULT_OUTPUT_SIZE,
+    face_size: int | None = None,
     threshold: float | None = None,
 ) -> AUModel:
     """Loads a ``.keras`` file or a `tfau export` SavedModel folder as an `AUModel`.
 
+    A ``.keras`` file saved by tfau's training (`tfau.training.model_files`) has a JSON
+    sidecar (``model.json``) with its registry name, AUs, face size, training mean and
+    pipeline overrides; they are the defaults here, and ``aus`` then selects among its AUs.
+
     Args:
         path: ``model.keras`` or the exported SavedModel folder.
-        aus: AUs to predict. SavedModel: a subset of its AUs (default: all). ``.keras``: the
-            AUs of its outputs in order (default: BP4D's 12 or DISFA's 8 by output width).
-        model_name: ``.keras`` only: registry name (default: from the model's name).
-        mean: ``.keras`` only: RGB training mean for networks that subtract it (DRML).
-        face_size: ``.keras`` only: side of the aligned faces. Defaults to 200.
+        aus: AUs to predict. SavedModel or ``.keras`` with a sidecar: a subset of its AUs
+            (default: all). Bare ``.keras``: the AUs of its outputs in order (default:
+            BP4D's 12 or DISFA's 8 by output width).
+        model_name: ``.keras`` only: registry name (default: sidecar, else the model's name).
+        mean: ``.keras`` only: RGB training mean for networks that subtract it (DRML;
+            default: the sidecar's).
+        face_size: ``.keras`` only: side of the aligned faces (default: the sidecar's, else
+            200).
         threshold: occurrence threshold (default: the export's, else 0.5).
 
     Returns:
@@ -309,21 +330,35 @@ def load_model(
     import keras
 
     import tfau.models  # noqa: F401  (registers tfau's layers for loading)
+    from tfau.training.model_files import read_model_info
 
+    info = read_model_info(path)
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:
         raise ValueError(
             f"Cannot load {path!r} as a Keras model saved by tfau: {type(error).__name__}: {error}"
         ) from error
+    if info is None:
+        return from_keras(
+            model,
+            aus=aus,
+            model_name=model_name,
+            mean=mean,
+            face_size=DEFAULT_OUTPUT_SIZE if face_size is None else face_size,
+            threshold=threshold,
+            path=path,
+        )
     return from_keras(
         model,
         aus=aus,
-        model_name=model_name,
-        mean=mean,
-        face_size=face_size,
+        model_name=model_name or info.model_name,
+        mean=info.mean if mean is None else mean,
+        face_size=info.face_size if face_size is None else face_size,
         threshold=threshold,
         path=path,
+        trained_aus=info.aus,
+        **info.pipeline_kwargs,
     )
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -84,6 +86,7 @@ class PredictionSummary:
 @dataclasses.dataclass
 class _FaceRow:
     face_id: int
+    frame: int
     confidence: float
     keypoints: np.ndarray
     matrix: np.ndarray
@@ -349,6 +352,9 @@ class Predictor:
     ) -> PredictionSummary:
         """Predicts a stream of RGB frames (or ``(frame, timestamp)`` pairs) into a CSV.
 
+        Reading, tracking and alignment run in a second thread, ahead of the network by up to
+        two batches, so that they overlap with it (OpenCV and TensorFlow release the GIL).
+
         Args:
             frames: uint8 RGB ``(H, W, 3)`` frames, or ``(frame, timestamp_seconds)`` pairs.
             csv_path: CSV to write.
@@ -357,7 +363,9 @@ class Predictor:
             reset: forget the faces of a previous run first. Defaults to True.
 
         Returns:
-            A `PredictionSummary`; rows computed before an error are in the CSV.
+            A `PredictionSummary`; rows computed before an error are in the CSV. When the
+            frames fail (a broken video), every frame read before is predicted and written,
+            then the error is raised; Ctrl-C ends the run the same way, without an error.
         """
         csv_path = os.fspath(csv_path)
         summary = PredictionSummary(csv_path)
@@ -368,119 +376,177 @@ class Predictor:
         stages = summary.stage_seconds
         model = self.model
         smoother = TrackSmoother(self.smoothing)
-        half = smoother.half
         pending: deque[_FrameRecord] = deque()
         batch: list[tuple[_FaceRow, np.ndarray]] = []
         face_ids: set[int] = set()
-        state = {"predicted": 0}  # frames whose faces all went through the network
+        predicted = last = 0  # frames whose faces all went through the network; frames read
         start = time.perf_counter()
-        directory = os.path.dirname(os.path.abspath(csv_path))
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
         bar = None
         if self.progress:
             from tqdm import tqdm
 
             bar = tqdm(total=total, unit="frame", desc="predict", dynamic_ncols=True)
+        produced: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=2 * self.batch_size)
+        stop = threading.Event()
+        producer = threading.Thread(
+            target=self._produce, args=(frames, fps, stages, produced, stop), daemon=True
+        )
 
         with open(csv_path, "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(csv_columns(model.au_names, self.num_points))
             file.flush()
 
-            def run_network(last_frame: int) -> None:
+            def take(record: _FrameRecord, faces: list[np.ndarray]) -> None:
+                nonlocal last
+                pending.append(record)
+                batch.extend(zip(record.faces, faces, strict=True))
+                face_ids.update(row.face_id for row in record.faces)
+                summary.frames += 1
+                summary.face_rows += len(record.faces)
+                summary.frames_without_face += not record.faces
+                last = record.number
+                if bar is not None:
+                    bar.update(1)
+
+            def run_network() -> None:
+                nonlocal predicted
                 if batch:
                     tick = time.perf_counter()
                     outputs = model(np.stack([face for _, face in batch]))
                     stages["network"] += time.perf_counter() - tick
                     for k, (row, _) in enumerate(batch):
-                        row.handle = smoother.add(
-                            row.face_id, row_frames[id(row)], outputs["au"][k]
-                        )
+                        row.handle = smoother.add(row.face_id, row.frame, outputs["au"][k])
                         if "landmarks" in outputs:
                             row.landmarks = transform_points(
                                 outputs["landmarks"][k], invert_transform(row.matrix)
                             )
                     batch.clear()
-                    row_frames.clear()
-                state["predicted"] = last_frame
+                predicted = last
 
             def write_ready(up_to: int) -> None:
                 tick = time.perf_counter()
                 written = False
                 while pending and pending[0].number <= up_to:
-                    record = pending.popleft()
-                    writer.writerows(self._rows(record, smoother))
+                    writer.writerows(self._rows(pending.popleft(), smoother))
                     written = True
                 if written:
                     file.flush()
                 stages["write"] += time.perf_counter() - tick
 
-            row_frames: dict[int, int] = {}
-            iterator = iter(frames)
-            number = 0
+            def finish() -> None:
+                run_network()
+                write_ready(last)
+
+            producer.start()
             try:
                 while True:
-                    tick = time.perf_counter()
-                    item = next(iterator, None)
-                    if item is None:
+                    kind, payload, faces = produced.get()
+                    if kind == "end":
                         break
-                    frame, timestamp = item if isinstance(item, tuple) else (item, number / fps)
-                    frame = _check_frame(frame, number + 1)
-                    stages["read"] += time.perf_counter() - tick
-                    number += 1
-
-                    tick = time.perf_counter()
-                    detect_before = self._detector.seconds
-                    faces = self.tracker.update(frame)
-                    detect = self._detector.seconds - detect_before
-                    stages["detect"] += detect
-                    stages["track"] += time.perf_counter() - tick - detect
-
-                    tick = time.perf_counter()
-                    record = _FrameRecord(number, float(timestamp), [])
-                    for face in faces:
-                        aligned = align_face_from_keypoints(
-                            frame,
-                            face.keypoints,
-                            output_size=model.face_size,
-                            box_enlarge=model.box_enlarge,
-                        )
-                        row = _FaceRow(
-                            face.face_id, face.confidence, face.keypoints, aligned.matrix
-                        )
-                        record.faces.append(row)
-                        batch.append((row, aligned.image))
-                        row_frames[id(row)] = number
-                        face_ids.add(face.face_id)
-                    pending.append(record)
-                    summary.frames += 1
-                    summary.face_rows += len(faces)
-                    summary.frames_without_face += not faces
-                    stages["align"] += time.perf_counter() - tick
-
+                    if kind == "error":
+                        # The input failed: what was read before it is predicted and kept.
+                        finish()
+                        raise payload
+                    take(payload, faces)
                     if len(batch) >= self.batch_size:
-                        run_network(number)
-                    write_ready(state["predicted"] - half)
-                    if bar is not None:
-                        bar.update(1)
-                run_network(number)
-                write_ready(number)
+                        run_network()
+                    write_ready(predicted - smoother.half)
+                finish()
             except KeyboardInterrupt:
                 # The way a webcam run stops: finish the frames read so far.
                 summary.interrupted = True
-                run_network(number)
-                write_ready(number)
+                stop.set()
+                while producer.is_alive() or not produced.empty():
+                    try:
+                        kind, payload, faces = produced.get(timeout=0.1)
+                    except queue.Empty:
+                        continue
+                    if kind == "frame":
+                        take(payload, faces)
+                finish()
             except BaseException:
-                # Keep what is final: rows whose network outputs exist, windows as they stand.
-                write_ready(state["predicted"])
+                # The network or the disk failed: keep the rows that are final.
+                write_ready(predicted)
                 raise
             finally:
+                stop.set()
+                while producer.is_alive():
+                    try:
+                        produced.get(timeout=0.1)
+                    except queue.Empty:
+                        pass
                 if bar is not None:
                     bar.close()
                 summary.seconds = time.perf_counter() - start
                 summary.face_ids = len(face_ids)
                 summary.detections = self.tracker.detections_run - detections_before
         return summary
+
+    def _produce(
+        self,
+        frames: Iterable[Any],
+        fps: float,
+        stages: dict[str, float],
+        produced: queue.Queue[tuple[str, Any, Any]],
+        stop: threading.Event,
+    ) -> None:
+        """Reads, tracks and aligns frames into ``produced`` (runs in its own thread)."""
+
+        def put(item: tuple[str, Any, Any]) -> bool:
+            while True:
+                try:
+                    produced.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    if stop.is_set():
+                        return False
+
+        model = self.model
+        number = 0
+        try:
+            iterator = iter(frames)
+            while not stop.is_set():
+                tick = time.perf_counter()
+                item = next(iterator, None)
+                if item is None:
+                    break
+                frame, timestamp = item if isinstance(item, tuple) else (item, number / fps)
+                frame = _check_frame(frame, number + 1)
+                stages["read"] += time.perf_counter() - tick
+                number += 1
+
+                tick = time.perf_counter()
+                detect_before = self._detector.seconds
+                tracked = self.tracker.update(frame)
+                detect = self._detector.seconds - detect_before
+                stages["detect"] += detect
+                stages["track"] += time.perf_counter() - tick - detect
+
+                tick = time.perf_counter()
+                record = _FrameRecord(number, float(timestamp), [])
+                faces = []
+                for face in tracked:
+                    aligned = align_face_from_keypoints(
+                        frame,
+                        face.keypoints,
+                        output_size=model.face_size,
+                        box_enlarge=model.box_enlarge,
+                    )
+                    record.faces.append(
+                        _FaceRow(
+                            face.face_id, number, face.confidence, face.keypoints, aligned.matrix
+                        )
+                    )
+                    faces.append(aligned.image)
+                stages["align"] += time.perf_counter() - tick
+                if not put(("frame", record, faces)):
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(("error", error, None))
+            return
+        put(("end", None, None))
 
     def _rows(self, record: _FrameRecord, smoother: TrackSmoother) -> list[list[Any]]:
         model = self.model
