@@ -274,9 +274,13 @@ def test_transfer_au_branches_copies_shared_aus_by_identity():
     np.testing.assert_allclose(dst["attention"][..., 2], src["attention"][..., 0], atol=1e-6)
     with pytest.raises(ValueError, match=r"`target_aus` must be the AUs model 'jaanet' was built"):
         transfer_au_branches(source, target, target_aus=(1, 2, 4, 6))
-    wider = tfau.models.JAANet(aus=(1, 2), input_size=48, c=4, d=16)
+    wider = tfau.models.JAANet(aus=(1, 2), input_size=48, c=2, d=32)
+    kept = [np.array(w) for w in wider.get_weights()]
     with pytest.raises(ValueError, match="build both models with the same widths"):
         transfer_au_branches(source, wider)
+    # The mismatch is in the fc layers, after the region layers: nothing was assigned.
+    for a, b in zip(kept, wider.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_linear_au_regression_recovers_a_known_linear_map():
@@ -335,6 +339,7 @@ def _eacnet_config(**changes):
 
 def test_eacnet_stages_carry_the_vgg_weights_and_the_disfa_protocol(synth_data_dir, tmp_path):
     import tfau.data
+    from tfau.metrics import f1_frame
     from tfau.training import extract_features, linear_transfer_fold, train_eacnet_staged
     from tfau.training.stages import build_model
 
@@ -389,6 +394,10 @@ def test_eacnet_stages_carry_the_vgg_weights_and_the_disfa_protocol(synth_data_d
     np.testing.assert_allclose(
         fold["regression"].weights, fit_linear_au_regression(features, labels, l2=1.0).weights
     )
+    test = tfau.data.load_split("synth_au/tiny", "part3", synth_data_dir)
+    features, labels = extract_features(eacnet, pipeline(test, training=False, batch_size=4))
+    scores = fold["regression"].predict(features)
+    np.testing.assert_allclose(fold["f1"], f1_frame(labels, scores))
 
 
 def test_hydranet_heads_train_one_at_a_time(synth_data_dir, tmp_path):

@@ -432,6 +432,8 @@ def transfer_au_branches(
         >>> disfa = JAANet(aus=DISFA_AUS)  # doctest: +SKIP
         >>> transfer_au_branches(bp4d, disfa)["copied_aus"]  # doctest: +SKIP
         [1, 2, 4, 6, 12]
+        >>> # then fine-tune on DISFA (first stage at lr 0.001 in the paper):
+        >>> run_stages(disfa_config, JAANET_STAGES, model=disfa)  # doctest: +SKIP
 
     Reference:
         Shao et al., "Deep Adaptive Attention ...", ECCV 2018, Sec. 4.1 ("initialized with
@@ -441,7 +443,7 @@ def transfer_au_branches(
     target_aus = _check_aus(target, target_aus, "target_aus")
     per_au_layers = dict(JAANET_PER_AU_LAYERS if per_au_layers is None else per_au_layers)
     source_layers = {layer.name.removeprefix(f"{source.name}_"): layer for layer in source.layers}
-    shared, per_au = [], []
+    shared, per_au, assignments = [], [], []
     for layer in target.layers:
         if not layer.weights:
             continue
@@ -485,8 +487,11 @@ def transfer_au_branches(
                     )
                     value[..., columns] = source_value[..., source_columns]
             values.append(value)
-        layer.set_weights(values)
+        assignments.append((layer, values))
         (shared if layout is None else per_au).append(layer.name)
+    # Every shape is checked before any weight changes: an error leaves the target untouched.
+    for layer, values in assignments:
+        layer.set_weights(values)
     return {
         "shared_layers": shared,
         "per_au_layers": per_au,
