@@ -90,6 +90,8 @@ _JAANET_LOSSES = {
         {"name": "weighted_dice", "kwargs": {"au_weights": "auto"}},
     ],
     "landmarks": {"name": "alignment", "weight": 0.5},
+    # Eq. 4: refined maps against the initial ones (a model output), lambda2 = 1e-7.
+    "attention": {"name": "attention_refinement", "weight": 1e-7, "target": "attention_initial"},
 }
 _AUNETS = dict(
     losses={"au": {"name": "sigmoid_cross_entropy"}},
@@ -126,9 +128,10 @@ _STAGES = {
 _RUNS = {
     "drml": "The whole paper protocol (single stage).",
     "eacnet": "Stage 3 (EACNet) trained end to end from ImageNet-free initial weights; the "
-    "FVGG -> E-Net -> EAC-Net weight hand-over is left to the user (Trainer(model=...)).",
-    "jaanet": "Stage 1 only (all modules, lambda1 = 0.5, the x0.3 / 2 epochs schedule); "
-    "stages 2-3 (freezing modules) and the refinement loss lambda2 = 1e-7 are not run.",
+    "FVGG -> E-Net -> EAC-Net hand-over runs with tfau.training.train_eacnet_staged.",
+    "jaanet": "Stage 1 only (all modules, lambda1 = 0.5, refinement loss lambda2 = 1e-7, the "
+    "x0.3 / 2 epochs schedule); the three stages run with "
+    "tfau.training.run_stages(config, tfau.training.JAANET_STAGES).",
     "aunets": "One multi-AU AUNetHorizontal (shared network, one sigmoid per AU) with Adam and "
     "early stopping; no EmoNet pretraining, no per-AU networks, no median filter.",
     "pattnet": "One multi-AU PAttNet (one logit per AU) instead of one model per AU.",
@@ -184,7 +187,7 @@ _REAL = [
         48.5,
         "The paper does NOT train on DISFA: it extracts 2048-d features with the BP4D model "
         "and fits a linear regression to the 8 DISFA AUs. This config trains EAC-Net on DISFA "
-        "directly; the feature + regression protocol is not implemented.",
+        "directly; the feature + regression protocol is tfau.training.linear_transfer_fold.",
     ),
     _real(
         "jaanet",
@@ -216,7 +219,8 @@ _REAL = [
         ),
         56.0,
         "The paper fine-tunes from the BP4D model (shared AU branches copied by AU identity); "
-        "this config trains from scratch at the DISFA learning rate.",
+        "this config trains from scratch at the DISFA learning rate "
+        "(tfau.training.transfer_au_branches does the copy).",
     ),
     _real(
         "aunets",
