@@ -133,7 +133,9 @@ _RUNS = {
     "x0.3 / 2 epochs schedule); the three stages run with "
     "tfau.training.run_stages(config, tfau.training.JAANET_STAGES).",
     "aunets": "One multi-AU AUNetHorizontal (shared network, one sigmoid per AU) with Adam and "
-    "early stopping; no EmoNet pretraining, no per-AU networks, no median filter.",
+    "early stopping; no EmoNet pretraining, no per-AU networks, no median filter (encoder "
+    "pretraining: tfau.training.train_aunets_domain_adapted; HydraNet heads one AU at a "
+    "time: tfau.training.train_hydranet_heads).",
     "pattnet": "One multi-AU PAttNet (one logit per AU) instead of one model per AU.",
 }
 
