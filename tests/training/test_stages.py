@@ -315,6 +315,25 @@ def test_linear_au_regression_recovers_a_known_linear_map():
         regression.predict(features[:, :4])
 
 
+def test_enet_starts_as_a_complete_copy_of_fvgg():
+    import tfau.models
+    from tfau.training import transfer_vgg_encoder
+
+    kwargs = dict(input_size=32, num_aus=3, width=1 / 16, fc_units=32, head_units=16)
+    fvgg, enet = tfau.models.FVGG(**kwargs), tfau.models.ENet(**kwargs)
+    assigned = transfer_vgg_encoder(fvgg, enet, include_head=True)
+    weighted = [layer.name for layer in enet.layers if layer.weights]
+    # E-Net's enhancing layers have no weights: every weighted layer comes from FVGG.
+    assert sorted(assigned) == sorted(weighted)
+    for name in weighted:
+        origin = fvgg.get_layer(name.replace("enet_", "fvgg_", 1))
+        for a, b in zip(enet.get_layer(name).get_weights(), origin.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    other = tfau.models.ENet(**{**kwargs, "head_units": 8})
+    with pytest.raises(ValueError, match="Cannot copy fvgg_head_fc into enet_head_fc"):
+        transfer_vgg_encoder(fvgg, other, include_head=True)
+
+
 def _eacnet_config(**changes):
     return TrainConfig(
         model="EACNet",

@@ -25,9 +25,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -263,13 +264,27 @@ def build_model(
         examples = tfau.data.load_split(config.dataset, config.train_split, data_dir)
         kwargs["num_aus"] = int(examples.element_spec["au"].shape[-1])
     builder = tfau.models.get(model_name or config.model)
+    keras.utils.set_random_seed(config.seed)
+    with building_scope(config, strategy):
+        return builder(**kwargs)
+
+
+@contextlib.contextmanager
+def building_scope(
+    config: TrainConfig, strategy: tf.distribute.Strategy | None = None
+) -> Iterator[None]:
+    """Builds layers as the `Trainer` does: the config's dtype policy, the strategy's scope.
+
+    Example:
+        >>> with building_scope(config, strategy):  # doctest: +SKIP
+        ...     model = add_hydranet_head(model, 9)
+    """
     previous = keras.config.dtype_policy()
     try:
         if config.mixed_precision:
             keras.config.set_dtype_policy(config.mixed_precision)
-        keras.utils.set_random_seed(config.seed)
         with (strategy or tf.distribute.get_strategy()).scope():
-            return builder(**kwargs)
+            yield
     finally:
         keras.config.set_dtype_policy(previous)
 
@@ -522,6 +537,7 @@ def transfer_vgg_encoder(
     *,
     source_prefix: str | None = None,
     include_fc: bool = True,
+    include_head: bool = False,
 ) -> list[str]:
     """Copies the VGG convolutions (and fc6 / fc7) of ``source`` into every stream of ``target``.
 
@@ -530,6 +546,9 @@ def transfer_vgg_encoder(
         target: a tfau VGG-based model of the same depth and width.
         source_prefix: the source stream's prefix; None: the source's model name.
         include_fc: also copy fc6 / fc7 (the paper's EmoNet keeps all but the output layer).
+        include_head: also copy EAC-Net's AU head (``<prefix>_head_fc``,
+            ``<prefix>_au_logits``): E-Net is FVGG plus weightless enhancing layers, so it
+            starts as a complete copy of FVGG.
 
     Returns:
         The names of the target layers that were assigned.
@@ -540,12 +559,26 @@ def transfer_vgg_encoder(
     """
     from tfau.models.vgg import assign_vgg_weights, vgg_weights_from_model
 
-    weights = vgg_weights_from_model(source, source_prefix or source.name)
+    prefix = source_prefix or source.name
+    weights = vgg_weights_from_model(source, prefix)
     if not include_fc:
         weights = {k: v for k, v in weights.items() if k not in ("fc6", "fc7")}
-    return assign_vgg_weights(
+    assigned = assign_vgg_weights(
         target, weights, prefixes=_vgg_prefixes(target), source=f"model {source.name!r}"
     )
+    if include_head:
+        for suffix in ("head_fc", "au_logits"):
+            origin = source.get_layer(f"{prefix}_{suffix}")
+            layer = target.get_layer(f"{target.name}_{suffix}")
+            shapes = [tuple(w.shape) for w in origin.weights]
+            if shapes != [tuple(w.shape) for w in layer.weights]:
+                raise ValueError(
+                    f"Cannot copy {origin.name} into {layer.name}: shapes {shapes} and "
+                    f"{[tuple(w.shape) for w in layer.weights]}."
+                )
+            layer.set_weights(origin.get_weights())
+            assigned.append(layer.name)
+    return assigned
 
 
 _ENET_ARGUMENTS = (
@@ -571,6 +604,10 @@ def train_eacnet_staged(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """EAC-Net's three trainings: FVGG, E-Net from FVGG, EAC-Net on the trained E-Net.
+
+    E-Net starts as a copy of the trained FVGG (every layer: E-Net adds only the weightless
+    enhancing layers); EAC-Net copies the trained E-Net's VGG layers (``EACNet(enet=...)``),
+    its C-Net and fused head are new.
 
     ``config`` is the EAC-Net run (``model="EACNet"``, its kwargs, losses, optimizer); FVGG
     and E-Net use the same data, losses and optimizer with the E-Net subset of the kwargs
@@ -646,7 +683,7 @@ def train_eacnet_staged(
         config, data_dir=data_dir, strategy=strategy, model_name="ENet", model_kwargs=enet_kwargs
     )
     if fvgg is not None:
-        transfer_vgg_encoder(fvgg, enet)
+        transfer_vgg_encoder(fvgg, enet, include_head=True)
     train("enet", 2, enet, config.epochs if enet_epochs is None else enet_epochs, pipeline)
     eacnet = build_model(config, data_dir=data_dir, strategy=strategy, enet=enet)
     train("eacnet", 3, eacnet, config.epochs, pipeline)
@@ -932,7 +969,9 @@ def train_hydranet_heads(
                 config, data_dir=data_dir, strategy=strategy, num_aus=1, aus=[label]
             )
         else:
-            with strategy.scope():
+            # A seeded, reproducible head in the run's dtype policy.
+            keras.utils.set_random_seed(config.seed + len(hydranet_aus(model)))
+            with building_scope(config, strategy):
                 model = add_hydranet_head(model, label)
         for layer in model.layers:
             base.setdefault(layer.name, layer.trainable)
