@@ -7,9 +7,11 @@ at its paper's input size with random weights (speed only): MTCNN detection ever
 batches of ``--batch_size`` faces, median smoothing (window 5) and the CSV. A warm-up run on
 the first frames traces the functions first. Printed per network: frames per second end to
 end and its ratio to the 25 fps goal, the wall time of each stage per frame, the network alone
-(faces per second on the same batches) and the process CPU time per frame divided by the
-threads (what an idle machine would take). ``uptime`` is printed at the start and the end:
-the machine is shared, and load slows everything.
+(faces per second on the same batches), the process CPU time per frame divided by the
+threads (what an idle machine would take) and the frames where a face was found. Reading,
+tracking and alignment run in a thread beside the network, so the stage times overlap and
+can add up to more than the wall time. ``uptime`` is printed at the start and the end: the
+machine is shared, and load slows everything.
 
 Usage::
 
@@ -100,9 +102,9 @@ def main() -> None:
         header = (
             "| network | end-to-end fps | x 25 fps goal | CPU-time fps | ms/frame: "
             + " / ".join(STAGES)
-            + " | network alone faces/s | detector runs |"
+            + " | network alone faces/s | detector runs | frames with a face |"
         )
-        lines = [header, "|" + "---|" * 7]
+        lines = [header, "|" + "---|" * 8]
         for name in args.networks:
             model = build(name)
             predictor = Predictor(
@@ -123,7 +125,8 @@ def main() -> None:
             cpu_fps = summary.frames / cpu
             line = (
                 f"| {name} | {summary.fps:.1f} | {summary.fps / GOAL_FPS:.2f} | {cpu_fps:.1f} | "
-                f"{stages} | {alone:.1f} | {summary.detections} |"
+                f"{stages} | {alone:.1f} | {summary.detections} | "
+                f"{summary.face_rows}/{summary.frames} |"
             )
             print(line, flush=True)
             lines.append(line)

@@ -174,8 +174,11 @@ def read_video(
             raise FileNotFoundError(f"No video file at {source!r}.")
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
-        what = f"webcam {source}" if isinstance(source, int) else f"the video {source!r}"
-        raise ValueError(f"Cannot open {what}: not a video OpenCV can decode.")
+        if isinstance(source, int):
+            raise ValueError(
+                f"Cannot open webcam {source}: no such camera, or OpenCV cannot read it."
+            )
+        raise ValueError(f"Cannot open the video {source!r}: not a video OpenCV can decode.")
     ok, first = capture.read()
     if not ok or first is None:
         capture.release()
