@@ -169,3 +169,14 @@ def test_cli_predict(tmp_path, drml_keras, synth_video, capsys):
     assert len(rows) == NUM_FRAMES and header[-1] == "AU04_c"
     with pytest.raises(SystemExit, match=r"tfau predict: .*trained on other AUs than asked"):
         cli_main([*args, "--aus", "1", "2", "--mean", *map(str, MEAN)])
+
+
+def test_ctrl_c_ends_a_webcam_run_with_the_frames_read(tmp_path, drml, synth_frames):
+    def webcam():
+        yield from synth_frames[:4]
+        raise KeyboardInterrupt
+
+    summary = Predictor(drml, batch_size=3).predict_frames(webcam(), tmp_path / "cam.csv")
+    assert summary.interrupted and summary.frames == 4
+    _, rows = read_csv(tmp_path / "cam.csv")
+    assert [r["frame"] for r in rows] == ["1", "2", "3", "4"]
