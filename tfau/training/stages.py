@@ -5,7 +5,7 @@
   adaptive attention (refinement + local branches) modules and the AU head, 2 epochs each at
   lr 1e-3. DISFA starts from the BP4D model: `transfer_au_branches` copies every shared weight
   and the per-AU weights of the AUs both datasets have.
-- EAC-Net (Sec. IV): `train_eacnet_staged` trains FVGG, then E-Net from FVGG's VGG weights,
+- EAC-Net (Sec. IV): `train_eacnet_staged` trains FVGG, then E-Net from the trained FVGG,
   then EAC-Net on the trained E-Net. DISFA protocol: the fc 2048 features of the BP4D network
   (`extract_features`) and a per-AU linear regression fit on the DISFA training folds
   (`fit_linear_au_regression`, `linear_transfer_fold`).
@@ -133,7 +133,12 @@ JAANET_STAGES: tuple[Stage, ...] = (
 
 
 def module_layers(model: keras.Model, module: str) -> list[keras.layers.Layer]:
-    """The layers of ``model`` in ``module`` (see `Stage`), in model order."""
+    """The layers of ``model`` in ``module`` (see `Stage`), in model order.
+
+    Example:
+        >>> [layer.name for layer in module_layers(jaanet, "au")][-1]  # doctest: +SKIP
+        'jaanet_au_probability'
+    """
     prefix = f"{model.name}_"
     layers = []
     for layer in model.layers:
@@ -255,6 +260,9 @@ def build_model(
 
     Returns:
         The model.
+
+    Example:
+        >>> enet = build_model(config, model_name="ENet")  # doctest: +SKIP
     """
     import tfau.data
     import tfau.models
@@ -376,7 +384,12 @@ JAANET_PER_AU_LAYERS: dict[str, str] = {
 
 
 def model_aus(model: keras.Model) -> tuple[int, ...] | None:
-    """The AUs of a model's landmark attention layer (JAA-Net, EAC-Net), or None."""
+    """The AUs of a model's landmark attention layer (JAA-Net, EAC-Net), or None.
+
+    Example:
+        >>> model_aus(tfau.models.JAANet(aus=(1, 2, 4)))  # doctest: +SKIP
+        (1, 2, 4)
+    """
     for layer in model.layers:
         aus = getattr(layer, "aus", None)
         if aus is not None and type(layer).__name__ == "LandmarkAttention":
@@ -629,6 +642,11 @@ def train_eacnet_staged(
         ``{"fvgg", "enet", "eacnet"}`` models (``"fvgg"`` None when skipped) and
         ``"histories"`` (stage name -> per-epoch records).
 
+    Example:
+        >>> models = train_eacnet_staged(config, run_dir="runs/eacnet")  # doctest: +SKIP
+        >>> models["eacnet"].name  # doctest: +SKIP
+        'eacnet'
+
     Reference:
         Li et al., "EAC-Net", FG 2017, Sec. IV-B ("First, VGG fine-tuned net is trained as
         the baseline for our proposed E-Net. EAC-Net training is based on pretrained E-Net
@@ -699,6 +717,10 @@ def feature_model(model: keras.Model, layer: str | None = None) -> keras.Model:
 
     Returns:
         The feature extractor (sharing ``model``'s weights).
+
+    Example:
+        >>> feature_model(eacnet).output["features"].shape  # doctest: +SKIP
+        (None, 2048)
     """
     name = layer or f"{model.name}_head_fc"
     try:
@@ -723,6 +745,10 @@ def extract_features(
 
     Returns:
         ``(features (n, f) float32, labels (n, num_aus))``.
+
+    Example:
+        >>> batches = eacnet_pipeline(disfa, training=False, batch_size=32)  # doctest: +SKIP
+        >>> features, labels = extract_features(bp4d_eacnet, batches)  # doctest: +SKIP
     """
     extractor = feature_model(model, layer)
     predict = tf.function(lambda inputs: extractor(inputs, training=False)["features"])
@@ -836,6 +862,14 @@ def linear_transfer_fold(
     Returns:
         ``{"regression", "f1", "accuracy", "mean_f1", "mean_accuracy", "num_train",
         "num_test"}`` (per-AU lists, threshold 0.5).
+
+    Example:
+        >>> fold = linear_transfer_fold(bp4d_eacnet, dataset="disfa/unaligned224",  # doctest: +SKIP
+        ...                             train_split="part1+part2", test_split="part3")
+        >>> fold["mean_f1"]  # doctest: +SKIP
+
+    Reference:
+        Li et al., "EAC-Net", FG 2017, Sec. IV-B(2) and Tables V-VI.
     """
     import tfau.data
     from tfau.metrics import accuracy, f1_frame
@@ -871,7 +905,11 @@ def linear_transfer_fold(
 def select_aus(
     pipeline: Callable[..., tf.data.Dataset], au_indices: Sequence[int]
 ) -> Callable[..., tf.data.Dataset]:
-    """``pipeline`` keeping only the label columns ``au_indices`` (in that order)."""
+    """``pipeline`` keeping only the label columns ``au_indices`` (in that order).
+
+    Example:
+        >>> pipeline = select_aus(tfau.data.get_pipeline("HydraNet"), [0, 2])  # doctest: +SKIP
+    """
     indices = [int(i) for i in au_indices]
 
     def selected(dataset: tf.data.Dataset, **kwargs: Any) -> tf.data.Dataset:
@@ -885,7 +923,12 @@ def select_aus(
 def dataset_au_columns(
     dataset: str, aus: Sequence[int | str], data_dir: str | None = None
 ) -> list[int]:
-    """Label columns of ``aus`` in a TFDS dataset (its ``standard_aus`` metadata)."""
+    """Label columns of ``aus`` in a TFDS dataset (its ``standard_aus`` metadata).
+
+    Example:
+        >>> dataset_au_columns("bp4d/aligned200", [4, 12])  # doctest: +SKIP
+        [2, 6]
+    """
     import tensorflow_datasets as tfds
 
     import tfau.datasets  # noqa: F401  (registers the builders)
@@ -933,6 +976,10 @@ def train_hydranet_heads(
 
     Returns:
         ``(model, histories)``: the grown HydraNet, AU label -> per-epoch records.
+
+    Example:
+        >>> model, _ = train_hydranet_heads(config, [1, 2, 4], run_dir="runs")  # doctest: +SKIP
+        >>> model, _ = train_hydranet_heads(config, [9], model=model)  # doctest: +SKIP
 
     Reference:
         Romero et al., "Multi-View Dynamic Facial Action Unit Detection", Sec. 3.2.1
@@ -1031,6 +1078,10 @@ def pretrain_vgg_classifier(
     Returns:
         ``(classifier, history)``: the trained classifier and Keras' per-epoch loss / accuracy.
 
+    Example:
+        >>> views = view_pipeline(train, training=True, batch_size=32)  # doctest: +SKIP
+        >>> emonet, history = pretrain_vgg_classifier(views, num_classes=9)  # doctest: +SKIP
+
     Reference:
         Romero et al., "Multi-View Dynamic Facial Action Unit Detection", Sec. 3.2, 4.1.3
         (+6 F1 over ImageNet weights on BP4D, Table 1).
@@ -1091,6 +1142,12 @@ def train_aunets_domain_adapted(
 
     Returns:
         ``{"pretrained", "model", "transferred", "pretrain_history", "history"}``.
+
+    Example:
+        >>> result = train_aunets_domain_adapted(config, emotion_batches, 22)  # doctest: +SKIP
+
+    Reference:
+        Romero et al., "Multi-View Dynamic Facial Action Unit Detection", Sec. 3.2, 4.1.3.
     """
     kwargs = config.model_kwargs
     input_size = kwargs.get("input_size", 224)
