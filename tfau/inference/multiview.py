@@ -98,8 +98,8 @@ class MultiViewPredictor:
         >>> ensemble = MultiViewEnsemble(view_net, {0: [au1_v0, au2_v0], 1: [au1_v1, au2_v1]})
         >>> predictor = MultiViewPredictor(ensemble, {0: [[1], [2]], 1: [[1], [2]]})
         >>> result = predictor.predict_video("clip.mp4", "clip.csv")
-        >>> result.view, result.prediction.frames
-        (1, 500)
+        >>> result.view, result.view_probabilities.shape  # doctest: +SKIP
+        (1, (9,))
 
     Reference:
         Romero et al., "Multi-View Dynamic Facial Action Unit Detection", Sec. 3.4, 4.2.
