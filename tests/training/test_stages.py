@@ -210,6 +210,9 @@ def test_jaanet_three_stages_freeze_and_train_their_modules(synth_data_dir, tmp_
             saved = json.load(f)
         assert saved["losses"]["landmarks"]["weight"] == stage.loss_weights["landmarks"]
         assert saved["optimizer"]["learning_rate"] == (stage.learning_rate or 0.01)
+        # The stage's Trainer weighs the alignment loss by its lambda1.
+        weights = {o: w for o, w, *_ in result["trainer"].loss_terms if o != "au"}
+        assert weights == {"landmarks": stage.loss_weights["landmarks"], "attention": 1e-7}
         assert np.isfinite(result["history"][-1]["loss"])
         previous = after
     # The model ends with every layer trainable again and the last stage's weights.

@@ -325,7 +325,8 @@ def run_stages(
         log: progress function; None: print.
 
     Returns:
-        ``(model, results)``: one ``{"stage", "run_dir", "trainable", "history"}`` per stage.
+        ``(model, results)``: one ``{"stage", "run_dir", "trainable", "history", "trainer"}``
+        per stage (``results[-1]["trainer"].evaluate()`` tests the final model).
 
     Example:
         >>> stages = JAANET_STAGES
@@ -363,7 +364,13 @@ def run_stages(
             )
             history = trainer.train()
             results.append(
-                {"stage": stage.name, "run_dir": folder, "trainable": trainable, "history": history}
+                {
+                    "stage": stage.name,
+                    "run_dir": folder,
+                    "trainable": trainable,
+                    "history": history,
+                    "trainer": trainer,
+                }
             )
     finally:
         set_trainable(model, None, base)
