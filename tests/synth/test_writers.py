@@ -308,3 +308,24 @@ def test_parallel_writing_gives_the_same_bytes(tmp_path, bp4d):
     root, _ = bp4d
     write_bp4d(tmp_path, size="tiny", seed=3, scale=SCALE, workers=2, progress=False)
     assert _tree_digest(tmp_path) == _tree_digest(root)
+
+
+def test_write_video_round_trips_through_opencv(tmp_path):
+    from tfau.synth import SynthAU, write_video
+
+    seq = SynthAU("bp4d", image_size=(160, 120), seed=2).sequence("F004", "T9", 5)
+    path = write_video(tmp_path / "sub" / "clip.avi", seq, fps=25.0)
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert capture.get(cv2.CAP_PROP_FPS) == 25.0
+    assert len(frames) == 5 and frames[0].shape == (120, 160, 3)
+    # MJPG is lossy: the decoded frame is close to the rendered one (BGR on disk).
+    error = np.abs(frames[3][..., ::-1].astype(float) - seq.frame(3).astype(float)).mean()
+    assert error < 6.0
+    with pytest.raises(OSError, match="cannot write an MJPG AVI"):
+        write_video(tmp_path, seq)  # a folder, not a file

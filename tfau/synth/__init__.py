@@ -39,4 +39,5 @@ from tfau.synth.writers import (
     write_bp4d,
     write_disfa,
     write_layout,
+    write_video,
 )

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from tfau.synth.aus import ALL_AUS, BP4D_AUS, BP4D_INTENSITY_AUS, DISFA_AUS
-from tfau.synth.generator import DISFA_VIEWS, SynthAU, _stream
+from tfau.synth.generator import DISFA_VIEWS, SynthAU, SynthSequence, _stream
 from tfau.synth.matlab import write_bp4d_landmarks, write_disfa_landmarks
 
 MANIFEST_NAME = "synthau_manifest.json"
@@ -90,7 +90,7 @@ PRESETS: dict[str, Preset] = {
         ("SN001", "SN010", "SN006", "SN011", "SN003", "SN004"),
         60,
     ),
-    "demo": Preset("demo", BP4D_SUBJECTS, BP4D_TASKS, 40, DISFA_SUBJECTS, 300),
+    "demo": Preset("demo", BP4D_SUBJECTS, BP4D_TASKS, 16, DISFA_SUBJECTS, 300),
 }
 
 
@@ -339,6 +339,41 @@ def write_bp4d(
 # --------------------------------------------------------------------------------------- DISFA
 
 
+def write_video(
+    path: str | os.PathLike, sequence: SynthSequence, view: int = 0, fps: float = 25.0
+) -> Path:
+    """Writes one view of a SynthAU sequence as an MJPG AVI (what OpenCV reads everywhere).
+
+    Args:
+        path: the ``.avi`` file to write (its folder is created).
+        sequence: a `SynthSequence` (`SynthAU.sequence`).
+        view: which camera of the sequence.
+        fps: frame rate stored in the file.
+
+    Returns:
+        The written path.
+
+    Raises:
+        OSError: when OpenCV cannot open a writer at ``path``.
+
+    Example:
+        >>> seq = SynthAU("bp4d", image_size=(640, 480), seed=1).sequence("F004", "T9", 50)
+        >>> write_video("/tmp/synth.avi", seq)  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = sequence.image_size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise OSError(f"OpenCV cannot write an MJPG AVI at {path}")
+    try:
+        for frame in sequence.frames(view):
+            writer.write(_bgr(frame))
+    finally:
+        writer.release()
+    return path
+
+
 def _write_disfa_subject(job: dict[str, Any]) -> dict[str, Any]:
     root = Path(job["root"])
     subject, n = job["subject"], job["num_frames"]
@@ -351,20 +386,13 @@ def _write_disfa_subject(job: dict[str, Any]) -> dict[str, Any]:
     )
     seq = gen.sequence(subject, "", n)
     rng = _stream(job["seed"], "disfa-quirks", subject)
-    width, height = seq.image_size
 
     videos = (
         root / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi",
         root / "Video_RightCamera" / f"RightVideo{subject}_Comp.avi",
     )
     for view, path in enumerate(videos):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (width, height))
-        if not writer.isOpened():
-            raise OSError(f"OpenCV cannot write an MJPG AVI at {path}")
-        for frame in seq.frames(view):
-            writer.write(_bgr(frame))
-        writer.release()
+        write_video(path, seq, view=view, fps=20.0)
 
     num_labels = n - 1 if subject == DISFA_SHORT_SUBJECT else n
     labels = seq.labels
