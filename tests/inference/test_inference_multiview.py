@@ -4,7 +4,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import NUM_FRAMES
+from conftest import BLANK, NUM_FRAMES
 
 import tfau.models
 from tfau.inference import MultiViewPredictor, Predictor, combine_models, from_keras
@@ -72,3 +72,30 @@ def test_bad_arguments(ensemble, multiview):
         MultiViewPredictor(ensemble, {0: [[1], [2]], 1: [[1]]})
     with pytest.raises(ValueError, match=r"The models predict an AU twice"):
         combine_models([multiview.models[0]] * 2)
+
+
+def test_cli_multiview(tmp_path, synth_video, capsys):
+    from tfau.cli.main import main as cli_main
+    from tfau.training.model_files import save_trained_model
+
+    view_net = tiny("AUNetsViewClassifier", num_views=2)
+    ensemble = tfau.models.MultiViewEnsemble(view_net, {})
+    force_view(ensemble, 1)
+    view_net.save(tmp_path / "view.keras")
+    args = ["predict", "--view_classifier", str(tmp_path / "view.keras")]
+    for view in (0, 1):
+        path = tmp_path / f"au12_view{view}.keras"
+        save_trained_model(tiny("AUNet"), path, model_name="AUNet", aus=[12], face_size=200)
+        args += ["--view_model", str(view), str(path)]
+    out = tmp_path / "multiview.csv"
+    assert cli_main([*args, "--input", str(synth_video), "--out", str(out), "--no_progress"]) == 0
+    printed = capsys.readouterr().out
+    faces = NUM_FRAMES - len(BLANK)  # every frame with a face (fewer than view_frames=32)
+    assert printed.startswith(f"view 1 (probabilities 0.00, 1.00; {faces} faces)")
+    assert f"{NUM_FRAMES} frames -> {out} (AUNet, AU12)" in printed
+    with open(out, newline="") as file:
+        assert next(csv.reader(file))[-2:] == ["AU12_p", "AU12_c"]
+    with pytest.raises(SystemExit, match=r"has no model\.json beside it naming its AUs"):
+        tiny("AUNet").save(tmp_path / "bare.keras")
+        cli_main([*args[:3], "--view_model", "0", str(tmp_path / "bare.keras"), "--input",
+                  str(synth_video), "--out", str(out)])  # fmt: skip

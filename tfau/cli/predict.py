@@ -4,6 +4,9 @@ Example:
     tfau predict --model exported/jaanet --input talk.mp4 --out talk_aus.csv --smoothing 5
     tfau predict --model runs/drml/model.keras --mean 121 98 90 --input frames/ --out aus.csv
     tfau predict --model exported/drml --input 0 --out webcam.csv   # webcam 0, Ctrl-C stops
+    tfau predict --view_classifier view.keras --view_model 0 au1_v0.keras \\
+        --view_model 0 au2_v0.keras --view_model 1 au1_v1.keras --view_model 1 au2_v1.keras \\
+        --input clip.mp4 --out clip.csv   # AUNets' multi-view system
 """
 
 from __future__ import annotations
@@ -27,7 +30,22 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--model", required=True, help="trained model: a .keras file or an exported SavedModel"
+        "--model", default=None, help="trained model: a .keras file or an exported SavedModel"
+    )
+    parser.add_argument(
+        "--view_classifier",
+        default=None,
+        help="AUNets' multi-view system: the view classifier (.keras); the video goes to the "
+        "models of its predicted view (--view_model), instead of --model",
+    )
+    parser.add_argument(
+        "--view_model",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("VIEW", "PATH"),
+        help="an AU model (.keras saved by tfau training, with its model.json naming its AUs) "
+        "of view VIEW (0-based); repeat for each model and view; columns in the order given",
     )
     parser.add_argument(
         "--input",
@@ -92,24 +110,71 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def multiview_predictor(args: argparse.Namespace) -> Any:
+    """The `MultiViewPredictor` of ``--view_classifier`` and the ``--view_model`` files."""
+    import keras
+
+    import tfau.models
+    from tfau.inference import MultiViewPredictor
+    from tfau.training.model_files import read_model_info
+
+    if not args.view_model:
+        raise ValueError("--view_classifier needs the AU models of each view: --view_model V PATH")
+    models: dict[int, list[Any]] = {}
+    aus: dict[int, list[list[int]]] = {}
+    for view, path in args.view_model:
+        info = read_model_info(path)
+        if info is None:
+            raise ValueError(
+                f"{path} has no model.json beside it naming its AUs: save view models with "
+                "tfau training (tfau.training.model_files.save_trained_model)."
+            )
+        if not view.isdigit():
+            raise ValueError(f"A view is a 0-based integer. Received: --view_model {view} {path}")
+        models.setdefault(int(view), []).append(keras.saving.load_model(path, compile=False))
+        aus.setdefault(int(view), []).append(list(info.aus))
+    classifier = keras.saving.load_model(args.view_classifier, compile=False)
+    ensemble = tfau.models.MultiViewEnsemble(classifier, models, batch_size=args.batch_size)
+    return MultiViewPredictor(ensemble, aus, **predictor_options(args))
+
+
+def predictor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`Predictor` options from the command line."""
+    return {
+        "threshold": args.threshold,
+        "smoothing": args.smoothing,
+        "detect_every": args.detect_every,
+        "detection_size": args.detection_size or None,
+        "detector_thresholds": tuple(args.detector_thresholds),
+        "max_faces": args.max_faces,
+        "batch_size": args.batch_size,
+        "progress": not args.no_progress,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the prediction; prints a summary with frames per second per stage."""
     from tfau.inference import IMAGE_EXTENSIONS, Predictor
 
+    if (args.model is None) == (args.view_classifier is None):
+        raise SystemExit("tfau predict: pass --model, or --view_classifier with --view_model.")
     try:
+        if args.view_classifier is not None:
+            multiview = multiview_predictor(args)
+            result = multiview.predict_video(args.input, args.out, max_frames=args.max_frames)
+            print(
+                f"view {result.view} (probabilities "
+                f"{', '.join(f'{p:.2f}' for p in result.view_probabilities)}; "
+                f"{result.view_faces} faces)"
+            )
+            print_summary(result.prediction, multiview.models[result.view])
+            return 0
         predictor = Predictor(
             args.model,
             aus=args.aus,
             model_name=args.model_name,
             mean=args.mean,
-            threshold=args.threshold,
-            smoothing=args.smoothing,
-            detect_every=args.detect_every,
-            detection_size=args.detection_size or None,
-            detector_thresholds=tuple(args.detector_thresholds),
-            max_faces=args.max_faces,
-            batch_size=args.batch_size,
-            progress=not args.no_progress,
+            **predictor_options(args),
         )
         source = args.input
         if source.isdigit() and not os.path.exists(source):
@@ -122,7 +187,12 @@ def run(args: argparse.Namespace) -> int:
             summary = predictor.predict_video(source, args.out, max_frames=args.max_frames)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"tfau predict: {error}") from None
-    model = predictor.model
+    print_summary(summary, predictor.model)
+    return 0
+
+
+def print_summary(summary: Any, model: Any) -> None:
+    """Prints what a run wrote and how fast each stage went."""
     print(
         f"{summary.frames} frames -> {summary.csv_path} ({model.model_name}, "
         f"{', '.join(model.au_names)})"
@@ -136,4 +206,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {summary.fps:.1f} frames/s end to end ({summary.seconds:.1f}s: {stages})")
     if summary.interrupted:
         print("  interrupted: the frames read before Ctrl-C are written")
-    return 0
