@@ -1,0 +1,38 @@
+"""``tfau demo`` end to end at the tiny SynthAU size (the README's main command, scaled down)."""
+
+import json
+
+import pytest
+
+from tfau.cli.main import main as cli_main
+
+
+@pytest.mark.slow
+def test_demo_runs_every_step_and_says_where_everything_is(tmp_path, capsys):
+    workdir = tmp_path / "demo"
+    argv = ["demo", "--workdir", str(workdir), "--size", "tiny", "--epochs", "1"]
+    argv += ["--batch_size", "4", "--folds", "part3", "--video_seconds", "1"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out
+    # The layout was written and built by the real bp4d builder.
+    assert (workdir / "BP4D" / "AUCoding" / "AU_OCC" / "F001_T1.csv").is_file()
+    assert "part3: " in out and "faces" in out
+    # The protocol's results folder, with the per-AU table printed.
+    results = workdir / "cv" / "results"
+    for name in ("per_fold.csv", "summary.csv", "results.md", "f1_vs_paper.png"):
+        assert (results / name).is_file(), name
+    assert "| AU24 |" in out
+    # The fold's model, its description and the SavedModel made from them.
+    info = json.loads((workdir / "cv" / "seed0" / "part3" / "model.json").read_text())
+    assert info["model_name"] == "DRML" and info["face_size"] == 112
+    export = json.loads((workdir / "exported" / "drml" / "tfau_export.json").read_text())
+    assert export["au_names"][0] == "AU01" and len(export["au_names"]) == 12
+    # The video, tfau predict's CSV (scored against the video's truth) and the plots.
+    assert (workdir / "video" / "synthau.avi").is_file()
+    header = (workdir / "video" / "synthau_aus.csv").read_text().splitlines()[0].split(",")
+    assert header[:5] == ["frame", "face_id", "timestamp", "confidence", "success"]
+    assert "AU12_p" in header and "AU12_c" in header
+    assert "F1 against the video's ground truth" in out
+    assert (workdir / "plots" / "au_timeline_face0.png").is_file()
+    assert (workdir / "plots" / "saliency.png").is_file()
+    assert f"Everything is in {workdir}" in out
