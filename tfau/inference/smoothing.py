@@ -38,7 +38,8 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
         window: odd window length in frames (1 returns the values unchanged).
 
     Returns:
-        ``(T, ...)`` float32: row ``t`` is the median of rows ``max(0, t - h)`` to
+        ``(T, ...)`` float32 (float64 for float64 values): row ``t`` is the median of rows
+        ``max(0, t - h)`` to
         ``min(T, t + h + 1)``, ``h = window // 2``.
 
     Example:
@@ -46,7 +47,9 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
         [0.5, 0.2, 0.3, 0.25]
     """
     half = _check_window(window) // 2
-    values = np.asarray(values, np.float32)
+    values = np.asarray(values)
+    if values.dtype != np.float64:
+        values = values.astype(np.float32)
     if values.ndim == 0:
         raise ValueError("Expected per-frame values of shape (T, ...). Received a scalar.")
     length = len(values)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from tfau.inference.smoothing import median_smooth as segment_median
 from tfau.plots._figure import au_label, new_figure, save
 
 _AU_COLUMN = re.compile(r"^AU(\d+)_([cp])$")
@@ -193,20 +194,15 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
         >>> median_smooth([0, 1, 0, 0, np.nan, 1, 0], 3).tolist()
         [0.5, 0.0, 0.0, 0.0, nan, 0.5, 0.5]
     """
-    if not isinstance(window, int | np.integer) or window < 1 or window % 2 == 0:
-        raise ValueError(f"`window` must be a positive odd integer. Received: window={window!r}")
     values = np.asarray(values, np.float64)
     if values.ndim not in (1, 2):
         raise ValueError(f"`values` must be (T,) or (T, A). Received: shape={values.shape}")
     flat = values.reshape(len(values), -1)
     smoothed = np.full_like(flat, np.nan)
-    half = window // 2
+    segment_median(flat[:0], window)  # checks the window even without finite values
     for column in range(flat.shape[1]):
         for start, stop in _runs(np.isfinite(flat[:, column])):
-            run = flat[start:stop, column]
-            smoothed[start:stop, column] = [
-                np.median(run[max(0, t - half) : t + half + 1]) for t in range(len(run))
-            ]
+            smoothed[start:stop, column] = segment_median(flat[start:stop, column], window)
     return smoothed.reshape(values.shape)
 
 
