@@ -127,8 +127,12 @@ def _landmarks_to_face(points: tf.Tensor, config: PipelineConfig, face_size: int
     return (points + 0.5) * (face_size / config.input_size) - 0.5
 
 
-class _Serving:
-    """Builds the signature functions of one model (kept out of the public API)."""
+class ServingFunctions:
+    """The signature functions of one model: preprocessing, the network, the outputs.
+
+    `export_model` traces them into a SavedModel; `tfau.inference` calls them on a Keras
+    model directly, so both serve with the same preprocessing.
+    """
 
     def __init__(
         self,
@@ -314,7 +318,7 @@ def export_model(
         )
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"`threshold` must be in (0, 1). Received: threshold={threshold}")
-    serving = _Serving(model, config, aus, face_size, box_enlarge, threshold, mean)
+    serving = ServingFunctions(model, config, aus, face_size, box_enlarge, threshold, mean)
     archive = keras.export.ExportArchive()
     archive.track(model)
     functions = serving.functions()

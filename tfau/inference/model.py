@@ -221,7 +221,7 @@ def from_keras(
     """
     import tensorflow as tf
 
-    from tfau.export.saved_model import _Serving, infer_config
+    from tfau.export.saved_model import ServingFunctions, infer_config
 
     outputs = model.output if isinstance(model.output, dict) else {}
     if "au" not in outputs:
@@ -247,7 +247,7 @@ def from_keras(
             f"{len(trained_aus)} AUs: {list(trained_aus)}"
         )
     selected_aus, columns = _select_aus(trained_aus, width, aus, path)
-    serving = _Serving(model, config, selected_aus, face_size, box_enlarge, threshold, mean)
+    serving = ServingFunctions(model, config, selected_aus, face_size, box_enlarge, threshold, mean)
     predicts_landmarks = "landmarks" in outputs
 
     @tf.function(
