@@ -1,19 +1,9 @@
-"""Shared fixtures of the training tests: a tiny SynthAU build and a tiny DRML config."""
+"""Shared fixtures of the training tests: a tiny DRML config (the SynthAU build is in
+tests/conftest.py)."""
 
 import json
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def synth_data_dir(tmp_path_factory):
-    """``synth_au/tiny`` in a temporary data_dir (6 examples per part, 12 AUs)."""
-    import tensorflow_datasets as tfds
-    import tfau.datasets  # noqa: F401
-
-    data_dir = tmp_path_factory.mktemp("tfds")
-    tfds.builder("synth_au/tiny", data_dir=str(data_dir), num_workers=1).download_and_prepare()
-    return str(data_dir)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A tiny SynthAU TFDS build shared by the data tests (about a second to build)."""
+"""Fixtures shared by every test folder."""
 
 import pytest
 
@@ -6,7 +6,8 @@ import pytest
 @pytest.fixture(scope="session")
 def synth_data_dir(tmp_path_factory):
     """``synth_au/tiny`` built into a temporary data_dir: 3 subjects x 1 task x 3 frames x 2
-    views, 64 px aligned faces with previous frames (6 examples per part)."""
+    views, 64 px aligned faces with previous frames, 12 AUs (6 examples per part; about a
+    second to build)."""
     import tensorflow_datasets as tfds
     import tfau.datasets  # noqa: F401
 
