@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from tfau.inference.smoothing import median_smooth as track_median_smooth
+from tfau.data.smoothing import median_smooth as track_median_smooth
 from tfau.plots import median_smooth, plot_timeline, plot_track, read_au_csv
 
 AUS = (1, 2, 12)

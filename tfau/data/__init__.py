@@ -8,6 +8,8 @@
 - ``tfau.data.balancing``: label passes, per-AU loss weights, EAC-Net's oversampling and
   DRML's per-video sampling.
 - ``tfau.data.pipelines``: one pipeline per network, ``get_pipeline(model_name)``.
+- ``tfau.data.smoothing``: AUNets' temporal median filter of per-frame predictions
+  (``median_smooth``, streaming ``TrackSmoother``), used by inference and the plots.
 
 Not imported by ``import tfau`` (it pulls in OpenCV and, for `load_split`, TFDS): use
 ``import tfau.data``.
@@ -62,6 +64,7 @@ from tfau.data.pipelines import (
     pattnet_pipeline,
     preprocess_example,
 )
+from tfau.data.smoothing import TrackSmoother, median_smooth
 from tfau.data.transforms import (
     VGG_BGR_MEAN,
     centre_crop,
@@ -81,6 +84,7 @@ __all__ = [
     "VGG_BGR_MEAN",
     "LabelTable",
     "PipelineConfig",
+    "TrackSmoother",
     "apply_sampling",
     "au_loss_weights",
     "aunets_config",
@@ -112,6 +116,7 @@ __all__ = [
     "list_pipelines",
     "load_split",
     "make_pipeline",
+    "median_smooth",
     "normalize_image",
     "optical_flow",
     "patch_boxes_from_eyes",

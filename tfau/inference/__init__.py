@@ -18,6 +18,7 @@ occurrences); ``tfau predict`` is its command line. The parts:
 Not imported by ``import tfau``: use ``import tfau.inference``.
 """
 
+from tfau.data.smoothing import TrackSmoother, median_smooth
 from tfau.inference.detection import Detection, FaceDetector
 from tfau.inference.model import DEFAULT_AUS, AUModel, from_keras, load_model
 from tfau.inference.multiview import MultiViewPredictor, MultiViewSummary, combine_models
@@ -31,7 +32,6 @@ from tfau.inference.predictor import (
     read_image,
     read_video,
 )
-from tfau.inference.smoothing import TrackSmoother, median_smooth
 from tfau.inference.tracking import FaceTracker, TrackedFace, box_iou
 
 __all__ = [

@@ -35,10 +35,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from tfau.data.smoothing import TrackSmoother
 from tfau.faces.alignment import align_face_from_keypoints, invert_transform, transform_points
 from tfau.inference.detection import FaceDetector
 from tfau.inference.model import AUModel, load_model
-from tfau.inference.smoothing import TrackSmoother
 from tfau.inference.tracking import FaceTracker
 
 #: Image file extensions read from a folder.

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tfau.inference.smoothing import median_smooth as segment_median
+from tfau.data.smoothing import median_smooth as segment_median
 from tfau.plots._figure import au_label, new_figure, save
 
 _AU_COLUMN = re.compile(r"^AU(\d+)_([cp])$")
@@ -181,7 +181,7 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
     Each run of finite values is filtered on its own with a centred window of ``window``
     frames that shrinks at the run's ends (the median of the frames available within
     ``window // 2``), the filter ``tfau predict`` applies along a face track
-    (`tfau.inference.median_smooth`); NaNs stay NaN.
+    (`tfau.data.median_smooth`); NaNs stay NaN.
 
     Args:
         values: ``(T,)`` or ``(T, A)`` values over time, NaN in gaps.

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfau.inference import TrackSmoother, median_smooth
+from tfau.data import TrackSmoother, median_smooth
 
 
 def numpy_reference(values: np.ndarray, window: int) -> np.ndarray:
