@@ -14,6 +14,11 @@ transform of ``tfau.faces.align_face``, same interpolation and grey border) for 
 ``aligned<size>`` configs, a square box around the landmarks for the ``unaligned<size>``
 configs (EAC-Net and AUNets use a detector's face box resized to 224). The landmarks are
 moved by the same matrix, so they stay in the pixels of the stored image.
+
+The ``*_pairs`` configs (AUNets' optical flow) also store the frame before each example,
+``previous_image``, cut out with the example's own matrix so that the flow between the two
+measures the face's motion, not the box's; ``has_previous`` is False where that frame does not
+exist or cannot be decoded (``previous_image`` then repeats the frame: zero flow).
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ class FaceConfig(tfds.core.BuilderConfig):
             around the landmarks, resized (EAC-Net, AUNets).
         image_size: side of the stored square face, in pixels.
         camera: DISFA only: ``"left"`` (the standard protocol) or ``"right"``.
+        pairs: also store the previous frame (``previous_image``, ``has_previous``) for
+            AUNets' optical flow; the name ends in ``_pairs``.
 
     Example:
         >>> config = FaceConfig.make(aligned=True, image_size=176)
@@ -94,6 +101,7 @@ class FaceConfig(tfds.core.BuilderConfig):
     aligned: bool = True
     image_size: int = 200
     camera: str = "left"
+    pairs: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.image_size, int) or self.image_size < 16:
@@ -104,13 +112,19 @@ class FaceConfig(tfds.core.BuilderConfig):
             raise ValueError(
                 f'`camera` must be "left" or "right". Received: camera={self.camera!r}'
             )
+        if not isinstance(self.pairs, bool):
+            raise ValueError(f"`pairs` must be a bool. Received: pairs={self.pairs!r}")
 
     @classmethod
-    def make(cls, *, aligned: bool, image_size: int, camera: str = "left") -> FaceConfig:
-        """Returns the config named ``aligned<size>`` / ``unaligned<size>`` (``_right``)."""
+    def make(
+        cls, *, aligned: bool, image_size: int, camera: str = "left", pairs: bool = False
+    ) -> FaceConfig:
+        """The config ``aligned<size>`` / ``unaligned<size>`` (+ ``_right``, ``_pairs``)."""
         name = f"{'aligned' if aligned else 'unaligned'}{image_size}"
         if camera != "left":
             name += f"_{camera}"
+        if pairs:
+            name += "_pairs"
         how = (
             "JAA-Net similarity alignment (eyes level, 2.9x box over eye centres, nose tip and "
             "mouth corners, grey border)"
@@ -120,13 +134,20 @@ class FaceConfig(tfds.core.BuilderConfig):
         description = f"{image_size}x{image_size} faces, {how}"
         if camera != "left":
             description += f"; {camera} camera"
+        if pairs:
+            description += "; with the previous frame for optical flow (AUNets)"
         return cls(
             name=name,
             description=description + ".",
             aligned=aligned,
             image_size=image_size,
             camera=camera,
+            pairs=pairs,
         )
+
+    def crop_spec(self) -> CropSpec:
+        """The picklable part task functions need."""
+        return CropSpec(aligned=self.aligned, image_size=self.image_size, pairs=self.pairs)
 
 
 def face_features(
@@ -175,6 +196,27 @@ def face_features(
     return tfds.features.FeaturesDict(features)
 
 
+def pair_features(image_size: int) -> dict[str, tfds.features.FeatureConnector]:
+    """``previous_image`` and ``has_previous``: the extra features of the ``*_pairs`` configs.
+
+    Args:
+        image_size: side of the stored square face.
+
+    Returns:
+        The two feature connectors, for `face_features`' ``extra``.
+    """
+    return {
+        "previous_image": tfds.features.Image(
+            shape=(image_size, image_size, 3),
+            encoding_format="jpeg",
+            doc="previous frame of the sequence, cropped with `image`'s transform",
+        ),
+        "has_previous": tfds.features.Scalar(
+            np.bool_, doc="False: no previous frame (previous_image = image, zero flow)"
+        ),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Build summary
 
@@ -188,11 +230,14 @@ class SequenceResult:
         skipped: ``(reason, where)`` pairs, ``reason`` a key of `SKIP_REASONS`, ``where`` a
             path (and line or frame) a user can open.
         kept_without_landmarks: unaligned configs: frames kept with the nearest frame's box.
+        kept_without_previous: pairs configs: frames kept with ``has_previous=False`` (no
+            previous frame, or it cannot be decoded).
     """
 
     examples: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     kept_without_landmarks: int = 0
+    kept_without_previous: int = 0
 
     def skip(self, reason: str, where: str) -> None:
         """Records one skipped frame or row."""
@@ -203,12 +248,13 @@ class SequenceResult:
 
 @dataclasses.dataclass
 class BuildSummary:
-    """Counts of what a build wrote, skipped (by reason) and kept without landmarks."""
+    """Counts of what a build wrote, skipped (by reason), kept without landmarks or previous."""
 
     examples: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     skipped_examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     kept_without_landmarks: int = 0
+    kept_without_previous: int = 0
 
     def add(self, split: str, result: SequenceResult) -> None:
         """Adds one sequence's result and logs every skipped item with its path."""
@@ -216,8 +262,9 @@ class BuildSummary:
         self.add_skips(result)
 
     def add_skips(self, result: SequenceResult) -> None:
-        """Adds (and logs) only what ``result`` skipped or kept without landmarks."""
+        """Adds (and logs) only what ``result`` skipped or kept without landmarks or previous."""
         self.kept_without_landmarks += result.kept_without_landmarks
+        self.kept_without_previous += result.kept_without_previous
         for reason, where in result.skipped:
             logger.warning("Skipped (%s: %s): %s", reason, SKIP_REASONS[reason], where)
             self.skipped[reason] += 1
@@ -233,6 +280,7 @@ class BuildSummary:
             "skipped_total": int(sum(self.skipped.values())),
             "skipped_examples": {k: list(v) for k, v in sorted(self.skipped_examples.items())},
             "kept_without_landmarks": int(self.kept_without_landmarks),
+            "kept_without_previous": int(self.kept_without_previous),
             "reasons": {k: SKIP_REASONS[k] for k in sorted(self.skipped)},
         }
 
@@ -248,6 +296,11 @@ class BuildSummary:
             lines.append(
                 f"  kept {self.kept_without_landmarks} frames without landmarks "
                 "(face box of the nearest frame with landmarks; has_landmarks=False)"
+            )
+        if self.kept_without_previous:
+            lines.append(
+                f"  kept {self.kept_without_previous} frames without a previous frame "
+                "(first frame, or the previous one missing or corrupt; has_previous=False)"
             )
         logger.warning("\n".join(lines))
 
@@ -320,10 +373,9 @@ def beam_transform(
     def examples_of(task: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         result = task_fn(task)
         beam.metrics.Metrics.counter("tfau.examples", split).inc(len(result.examples))
-        if result.kept_without_landmarks:
-            beam.metrics.Metrics.counter("tfau.kept", "kept_without_landmarks").inc(
-                result.kept_without_landmarks
-            )
+        for kept in ("kept_without_landmarks", "kept_without_previous"):
+            if getattr(result, kept):
+                beam.metrics.Metrics.counter("tfau.kept", kept).inc(getattr(result, kept))
         for reason, where in result.skipped:
             logger.warning("Skipped (%s: %s): %s", reason, SKIP_REASONS[reason], where)
             beam.metrics.Metrics.counter("tfau.skipped", reason).inc()
@@ -353,6 +405,8 @@ def add_beam_counters(summary: BuildSummary, pipeline_result: Any) -> None:
             summary.skipped[name] += value
         elif namespace == "tfau.examples":
             summary.examples[name] += value
+        elif namespace == "tfau.kept" and name == "kept_without_previous":
+            summary.kept_without_previous += value
         elif namespace == "tfau.kept":
             summary.kept_without_landmarks += value
 
@@ -550,10 +604,14 @@ def face_matrix(
 
 @dataclasses.dataclass(frozen=True)
 class CropSpec:
-    """The picklable part of a `FaceConfig` that task functions need."""
+    """The picklable part of a `FaceConfig` that task functions need.
+
+    ``pairs``: `crop_face` also cuts out the previous frame (``previous_image``).
+    """
 
     aligned: bool
     image_size: int
+    pairs: bool = False
 
 
 def nearest_landmarks(
@@ -578,8 +636,9 @@ def crop_face(
     spec: CropSpec,
     box_landmarks: np.ndarray | None = None,
     extra_points: Mapping[str, np.ndarray] | None = None,
+    previous_rgb: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
-    """Face image and geometry features of one frame.
+    """Face image and geometry features of one frame (and, pairs configs, of its predecessor).
 
     Args:
         image_rgb: the frame, ``(height, width, 3)`` uint8.
@@ -589,18 +648,40 @@ def crop_face(
             is used instead (the nearest frame's).
         extra_points: other point sets to move with the face (e.g. ``{"landmarks66": ...}``);
             a set that is all zeros or not finite (unknown) is stored as zeros.
+        previous_rgb: ``spec.pairs`` only: the previous frame, in the same pixels as
+            ``image_rgb`` (same size and decode reduction); None when there is none. It is
+            cut out with this frame's matrix, so the pair differs only by the face's motion.
 
     Returns:
-        ``image`` (JPEG bytes), ``landmarks``, ``has_landmarks``, ``interocular_distance`` and
-        the moved ``extra_points``; None when no face box can be made (aligned without
-        landmarks, or unaligned without any box).
+        ``image`` (JPEG bytes), ``landmarks``, ``has_landmarks``, ``interocular_distance``,
+        the moved ``extra_points`` and, if ``spec.pairs``, ``previous_image`` (JPEG bytes; the
+        frame itself when ``previous_rgb`` is None) and ``has_previous``; None when no face
+        box can be made (aligned without landmarks, or unaligned without any box).
+
+    Raises:
+        ValueError: ``previous_rgb`` is given but ``spec.pairs`` is False, or its shape
+            differs from ``image_rgb``'s.
     """
+    if previous_rgb is not None and not spec.pairs:
+        raise ValueError("`previous_rgb` is only used by pairs configs (CropSpec.pairs=True).")
+    if previous_rgb is not None and previous_rgb.shape != image_rgb.shape:
+        raise ValueError(
+            f"`previous_rgb` must have the frame's shape {image_rgb.shape}. "
+            f"Received: {previous_rgb.shape}"
+        )
     has_landmarks = landmarks49 is not None
     matrix = face_matrix(landmarks49 if has_landmarks else box_landmarks, spec, has_landmarks)
     if matrix is None:
         return None
     face = warp_face(image_rgb, matrix, spec.image_size)
     features: dict[str, Any] = {"image": encode_jpeg(face), "has_landmarks": has_landmarks}
+    if spec.pairs:
+        features["has_previous"] = previous_rgb is not None
+        features["previous_image"] = (
+            features["image"]
+            if previous_rgb is None
+            else encode_jpeg(warp_face(previous_rgb, matrix, spec.image_size))
+        )
     if has_landmarks:
         moved = transform_points(landmarks49, matrix).astype(np.float32)
         features["landmarks"] = moved

@@ -1,12 +1,13 @@
 """BP4D-Spontaneous as a TFDS dataset: faces, 12 standard AUs (+ all coded AUs), landmarks.
 
 Splits are the standard subject-exclusive parts, so the 3-fold protocol reads
-``split="part1+part2"`` (train) and ``split="part3"`` (test). The build summary (what was
+``split="part1+part2"`` (train) and ``split="part3"`` (test). ``unaligned224_pairs`` adds
+``previous_image`` (frame f - 1 of the sequence, cut out with frame f's transform) and
+``has_previous`` for AUNets' optical flow. The build summary (what was
 skipped and why) is logged and stored in ``info.metadata["build_summary"]``.
 
 Example:
     >>> import tensorflow_datasets as tfds
-from etils import epath
     >>> import tfau.datasets  # registers the builders
     >>> builder = tfds.builder("bp4d/aligned200")
     >>> builder.download_and_prepare(
@@ -50,6 +51,8 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
         common.FaceConfig.make(aligned=False, image_size=224),
         # Small faces for CPU training (`tfau demo`, the SynthAU runs).
         common.FaceConfig.make(aligned=True, image_size=112),
+        # AUNets' optical flow: 224 face boxes with the previous frame.
+        common.FaceConfig.make(aligned=False, image_size=224, pairs=True),
     ]
     DEFAULT_CONFIG_NAME = "aligned200"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -65,16 +68,16 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
 
     e.g. Sequences/F001/T1/2440.jpg, AUCoding/AU_OCC/F001_T1.csv,
     AUCoding/AU_INT/AU06/F001_T1_AU06.csv, 2DFeatures/F001_T1.mat. Image names may be zero
-    padded or not; a few missing images or landmarks are reported and skipped.
+    padded or not; a few missing images or landmarks are reported and skipped. Pairs configs
+    read frame f - 1's image as the previous frame (has_previous=False where it is missing).
     """
 
     def _info(self) -> tfds.core.DatasetInfo:
         config: common.FaceConfig = self.builder_config
-        features = common.face_features(
-            config.image_size,
-            len(layout.STANDARD_AUS),
-            extra={"task": tfds.features.Text(doc="task, T1-T8")},
-        )
+        extra: dict[str, Any] = {"task": tfds.features.Text(doc="task, T1-T8")}
+        if config.pairs:
+            extra.update(common.pair_features(config.image_size))
+        features = common.face_features(config.image_size, len(layout.STANDARD_AUS), extra=extra)
         return self.dataset_info_from_configs(
             features=features,
             homepage=_HOMEPAGE,
@@ -88,7 +91,7 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
         config: common.FaceConfig = self.builder_config
         found = layout.find_layout(dl_manager.manual_dir)
-        crop = common.CropSpec(aligned=config.aligned, image_size=config.image_size)
+        crop = config.crop_spec()
         part_of = {subject: part for part, subjects in layout.PARTS.items() for subject in subjects}
         tasks: dict[str, list[layout.Bp4dSequence]] = {part: [] for part in layout.PARTS}
         outside = common.SequenceResult()

@@ -10,7 +10,9 @@
 
 `find_layout` checks a manual_dir and lists its sequences (one per AU_OCC file); it raises
 `ManualDirError` naming what it expected and what it found. `sequence_examples` reads one
-sequence into finished examples (run in worker processes, or in Beam workers).
+sequence into finished examples (run in worker processes, or in Beam workers). Pairs configs
+take the previous frame from the image of frame f - 1 in the same folder (BP4D's frames are
+consecutive and the folders hold uncoded frames too).
 """
 
 from __future__ import annotations
@@ -290,8 +292,33 @@ def index_images(image_dir: str | None) -> dict[int, epath.Path]:
     return images
 
 
+def _previous_frame(
+    images: dict[int, epath.Path],
+    frame: int,
+    factor: int,
+    shape: tuple[int, ...],
+    last: tuple[int, int, np.ndarray] | None,
+) -> np.ndarray | None:
+    """Frame ``frame - 1`` decoded at 1/``factor``, or None if missing, corrupt or resized.
+
+    ``last`` is the ``(frame, factor, image)`` decoded just before: consecutive coded frames
+    reuse it instead of decoding the file twice.
+    """
+    if last is not None and last[:2] == (frame - 1, factor):
+        previous = last[2]
+    elif frame - 1 in images:
+        previous = common.decode_image(images[frame - 1].read_bytes(), reduce=factor)
+    else:
+        return None
+    return previous if previous is not None and previous.shape == shape else None
+
+
 def sequence_examples(task: Bp4dSequence) -> common.SequenceResult:
     """Reads one sequence: every coded frame with an image (and, if aligned, landmarks).
+
+    Pairs configs (``task.crop.pairs``) add the image of frame f - 1 cut out with frame f's
+    matrix; where it is missing or corrupt the example keeps ``has_previous=False`` (counted
+    in ``kept_without_previous``).
 
     Args:
         task: the sequence.
@@ -306,6 +333,7 @@ def sequence_examples(task: Bp4dSequence) -> common.SequenceResult:
     images = index_images(task.image_dir)
     frames = sorted(occurrence)
     fallback = {} if task.crop.aligned else common.nearest_landmarks(frames, landmarks)
+    last: tuple[int, int, np.ndarray] | None = None  # (frame, factor, image) last decoded
     for frame in frames:
         where = f"{task.image_dir or task.occurrence_csv}: frame {frame}"
         if frame not in images:
@@ -318,11 +346,16 @@ def sequence_examples(task: Bp4dSequence) -> common.SequenceResult:
         if image is None:
             result.skip("corrupt_image", str(images[frame]))
             continue
+        previous = (
+            _previous_frame(images, frame, factor, image.shape, last) if task.crop.pairs else None
+        )
+        last = (frame, factor, image)
         face = common.crop_face(
             image,
             common.reduce_points(points, factor),
             task.crop,
             box_landmarks=common.reduce_points(box_points, factor),
+            previous_rgb=previous,
         )
         if face is None:
             reason = "no_landmarks" if task.crop.aligned else "no_landmarks_in_sequence"
@@ -330,6 +363,8 @@ def sequence_examples(task: Bp4dSequence) -> common.SequenceResult:
             continue
         if points is None:
             result.kept_without_landmarks += 1
+        if task.crop.pairs and previous is None:
+            result.kept_without_previous += 1
         frame_intensity = {
             au: values[frame] for au, values in intensities.items() if frame in values
         }

@@ -4,12 +4,13 @@ Splits are the standard subject-exclusive parts (``split="part1+part2"`` / ``"pa
 videos are decoded with OpenCV; label frame f is video frame f - 1; frames are paired until the
 shorter of the video and the label lines ends (SN010 has one line less). Occurrence is
 intensity >= 2. The left camera is the default (the standard protocol); the ``*_right``
-configs read the right camera. The build summary is logged and stored in
+configs read the right camera. ``unaligned224_pairs`` adds ``previous_image`` (the previous
+video frame, cut out with the frame's transform) and ``has_previous`` for AUNets' optical
+flow. The build summary is logged and stored in
 ``info.metadata["build_summary"]``.
 
 Example:
     >>> import tensorflow_datasets as tfds
-from etils import epath
     >>> import tfau.datasets  # registers the builders
     >>> builder = tfds.builder("disfa/aligned200")
     >>> builder.download_and_prepare(
@@ -56,6 +57,8 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
         common.FaceConfig.make(aligned=False, image_size=224, camera="right"),
         # Small faces for CPU training (`tfau demo`, the SynthAU runs).
         common.FaceConfig.make(aligned=True, image_size=112),
+        # AUNets' optical flow: 224 face boxes with the previous video frame.
+        common.FaceConfig.make(aligned=False, image_size=224, pairs=True),
     ]
     DEFAULT_CONFIG_NAME = "aligned200"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -70,20 +73,20 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
 
     e.g. Videos_LeftCamera/LeftVideoSN001_comp.avi, ActionUnit_Labels/SN001/SN001_au1.txt,
     Landmark_Points/SN001/tmp_frame_lm/SN001_0000_lm.mat. Missing landmark files are
-    reported and skipped (aligned configs) or kept (unaligned configs).
+    reported and skipped (aligned configs) or kept (unaligned configs). Pairs configs take the
+    previous frame from the video (none for label frame 1: has_previous=False).
     """
 
     def _info(self) -> tfds.core.DatasetInfo:
         config: common.FaceConfig = self.builder_config
-        features = common.face_features(
-            config.image_size,
-            len(layout.STANDARD_AUS),
-            extra={
-                "landmarks66": tfds.features.Tensor(
-                    shape=(66, 2), dtype=np.float32, doc="DISFA's 66 points in image pixels"
-                )
-            },
-        )
+        extra: dict[str, Any] = {
+            "landmarks66": tfds.features.Tensor(
+                shape=(66, 2), dtype=np.float32, doc="DISFA's 66 points in image pixels"
+            )
+        }
+        if config.pairs:
+            extra.update(common.pair_features(config.image_size))
+        features = common.face_features(config.image_size, len(layout.STANDARD_AUS), extra=extra)
         return self.dataset_info_from_configs(
             features=features,
             homepage=_HOMEPAGE,
@@ -99,7 +102,7 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
         config: common.FaceConfig = self.builder_config
         found = layout.find_layout(dl_manager.manual_dir, camera=config.camera)
-        crop = common.CropSpec(aligned=config.aligned, image_size=config.image_size)
+        crop = config.crop_spec()
         part_of = {subject: part for part, subjects in layout.PARTS.items() for subject in subjects}
         tasks: dict[str, list[layout.DisfaSubject]] = {part: [] for part in layout.PARTS}
         outside = common.SequenceResult()

@@ -308,6 +308,10 @@ def stereo_offset(
 def subject_examples(task: DisfaSubject) -> common.SequenceResult:
     """Reads one subject's video: label frame f is video frame f-1; stops at the shorter.
 
+    Pairs configs (``task.crop.pairs``) add video frame f-2 (the frame decoded just before,
+    kept rather than decoded again) cut out with label frame f's matrix; label frame 1 has
+    none (``has_previous=False``, counted in ``kept_without_previous``).
+
     Args:
         task: the subject.
 
@@ -336,12 +340,14 @@ def subject_examples(task: DisfaSubject) -> common.SequenceResult:
             result.skip("corrupt_image", f"{task.video} (OpenCV cannot open the video)")
             return result
         try:
-            video_frames, bgr = 0, None
+            # bgr: video frame video_frames - 1; previous_bgr: the one before it.
+            video_frames, bgr, previous_bgr = 0, None, None
             for frame in frames:
                 while video_frames < frame:
-                    ok, bgr = capture.read()
+                    ok, decoded = capture.read()
                     if not ok:
                         break
+                    previous_bgr, bgr = bgr, decoded
                     video_frames += 1
                 if video_frames < frame:
                     result.skip("no_video_frame", f"{task.video}: label frame {frame}")
@@ -351,6 +357,11 @@ def subject_examples(task: DisfaSubject) -> common.SequenceResult:
                     result.skip("corrupt_image", where)
                     continue
                 image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                previous = None
+                if task.crop.pairs and previous_bgr is not None and previous_bgr.ndim == 3:
+                    previous = cv2.cvtColor(previous_bgr, cv2.COLOR_BGR2RGB)
+                    if previous.shape != image.shape:
+                        previous = None
                 points66 = landmarks66.get(frame)
                 face = common.crop_face(
                     image,
@@ -362,6 +373,7 @@ def subject_examples(task: DisfaSubject) -> common.SequenceResult:
                         if points66 is not None
                         else np.zeros((66, 2), np.float32)
                     },
+                    previous_rgb=previous,
                 )
                 if face is None:
                     reason = "no_landmarks" if task.crop.aligned else "no_landmarks_in_sequence"
@@ -369,6 +381,8 @@ def subject_examples(task: DisfaSubject) -> common.SequenceResult:
                     continue
                 if points66 is None:
                     result.kept_without_landmarks += 1
+                if task.crop.pairs and previous is None:
+                    result.kept_without_previous += 1
                 intensity = labels[frame]
                 occurrence = {
                     au: int(value >= OCCURRENCE_THRESHOLD) for au, value in intensity.items()

@@ -57,3 +57,35 @@ class SerialBuilderMixin:
         return self.dataset_class(
             data_dir=self.tmp_dir, config=config, version=self.VERSION, num_workers=1
         )
+
+
+def flow_batches(builder: tfds.core.DatasetBuilder, split: str) -> tuple[list, np.ndarray]:
+    """A pairs split through the AUNetHorizontal pipeline (32 px, batches of 2, file order).
+
+    Returns:
+        The ``(inputs, targets)`` numpy batches and the split's ``has_previous`` in the same
+        order.
+    """
+    import tfau.data
+
+    dataset = tfau.data.load_split(builder, split)
+    has_previous = np.array([bool(e["has_previous"]) for e in tfds.as_numpy(dataset)])
+    pipeline = tfau.data.get_pipeline("AUNetHorizontal", input_size=32)
+    batches = list(tfds.as_numpy(pipeline(dataset, training=False, batch_size=2)))
+    return batches, has_previous
+
+
+def check_flow_inputs(builder: tfds.core.DatasetBuilder, split: str, num_aus: int) -> None:
+    """The AUNetHorizontal pipeline runs on a pairs split; a frame without a previous one
+    (``previous_image`` = ``image``) gives a uniform (zero) flow image, the others do not."""
+    batches, has_previous = flow_batches(builder, split)
+    flows = np.concatenate([inputs["flow"] for inputs, _ in batches])
+    images = np.concatenate([inputs["image"] for inputs, _ in batches])
+    assert flows.shape == images.shape == (len(has_previous), 32, 32, 3)
+    assert np.isfinite(flows).all()
+    labels = np.concatenate([targets["au"] for _, targets in batches])
+    assert labels.shape == (len(has_previous), num_aus)
+    spread = flows.reshape(len(flows), -1, 3).std(axis=1).max(axis=-1)  # 0-255 scale
+    assert has_previous.any() and not has_previous.all()
+    assert (spread[~has_previous] < 0.01).all()  # float rounding of the mean subtraction
+    assert (spread[has_previous] > 1.0).all()

@@ -49,9 +49,11 @@ class Bp4dAlignedTest(utils.SerialBuilderMixin, tfds.testing.DatasetBuilderTestC
 UNALIGNED_SPLITS = {"part1": 5, "part2": 7, "part3": 7}
 
 
-def _run(root, aligned: bool, image_size: int = 64) -> list[common.SequenceResult]:
+def _run(
+    root, aligned: bool, image_size: int = 64, pairs: bool = False
+) -> list[common.SequenceResult]:
     found = layout.find_layout(root)
-    crop = common.CropSpec(aligned=aligned, image_size=image_size)
+    crop = common.CropSpec(aligned=aligned, image_size=image_size, pairs=pairs)
     tasks = [layout.make_task(found, s, t, csv, crop) for s, t, csv in found.sequences]
     return [layout.sequence_examples(task) for task in tasks]
 
@@ -301,3 +303,103 @@ def test_reduced_jpeg_decoding_gives_the_full_resolution_face(tmp_path):
     assert np.abs(stored - reference.image).mean() < 6.0
     # The full-size decode of an unreduced config still matches exactly (no reduction).
     assert common.decode_reduction(raw[frame], common.CropSpec(True, 400)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# unaligned224_pairs: the previous frame for AUNets' optical flow
+
+
+def _expected_has_previous() -> dict[str, bool]:
+    """From the writer's manifest: frame f - 1 has an image in the same sequence."""
+    expected = {}
+    for seq in MANIFEST["sequences"]:
+        written = set(range(seq["first_frame"], seq["first_frame"] + seq["num_frames"]))
+        written -= set(seq["frames_without_image"])
+        for frame in written:
+            expected[f"{seq['subject']}_{seq['task']}_{frame:05d}"] = frame - 1 in written
+    return expected
+
+
+@pytest.fixture(scope="module")
+def pairs_results():
+    return _run(utils.BP4D_DUMMY, aligned=False, pairs=True)
+
+
+def test_pairs_previous_image_is_frame_f_minus_1_cut_like_frame_f(pairs_results):
+    examples = utils.examples_by_key(pairs_results)
+    expected = _expected_has_previous()
+    assert {key: bool(e["has_previous"]) for key, e in examples.items()} == expected
+    assert sum(r.kept_without_previous for r in pairs_results) == sum(
+        not v for v in expected.values()
+    )
+    found = layout.find_layout(utils.BP4D_DUMMY)
+    spec = common.CropSpec(aligned=False, image_size=64, pairs=True)
+    checked = 0
+    for subject, task, csv in found.sequences:
+        sequence = layout.make_task(found, subject, task, csv, spec)
+        raw = layout.read_landmarks(sequence.landmarks_mat, common.SequenceResult())
+        images = layout.index_images(sequence.image_dir)
+        nearest = common.nearest_landmarks(sorted(images), raw)
+        for frame in sorted(images):
+            example = examples[f"{subject}_{task}_{frame:05d}"]
+            points = raw.get(frame, nearest[frame])
+            assert common.decode_reduction(points, spec) == 1  # 64 px faces: full-size decode
+            matrix = common.box_matrix(points, 64)
+            if not example["has_previous"]:
+                assert example["previous_image"] == example["image"]
+                continue
+            # The same crop by hand: frame f - 1's file, frame f's face box.
+            previous = utils.decode(images[frame - 1].read_bytes())
+            by_hand = common.encode_jpeg(common.warp_face(previous, matrix, 64))
+            assert example["previous_image"] == by_hand
+            stored = utils.decode(example["previous_image"]).astype(np.float32)
+            current = utils.decode(example["image"]).astype(np.float32)
+            assert np.abs(stored - current).mean() > 1.0  # another frame, not a copy
+            checked += 1
+    assert checked == sum(expected.values())
+
+
+def test_pairs_previous_of_the_frame_after_one_without_landmarks(pairs_results):
+    # F001_T2 1246 has no landmarks: it is cut with the box of 1247, its nearest frame, so
+    # frame 1247's previous_image (1246 cut with 1247's box) is exactly example 1246's image.
+    seq = next(s for s in MANIFEST["sequences"] if s["frames_without_landmarks"])
+    frame = seq["frames_without_landmarks"][0]
+    assert frame == seq["first_frame"] and frame + 1 not in seq["frames_without_image"]
+    examples = utils.examples_by_key(pairs_results)
+    name = f"{seq['subject']}_{seq['task']}"
+    after, before = examples[f"{name}_{frame + 1:05d}"], examples[f"{name}_{frame:05d}"]
+    assert after["has_previous"] and not before["has_previous"]
+    assert after["previous_image"] == before["image"]
+
+
+def test_pairs_corrupt_previous_frame_is_kept_without_previous(tmp_path):
+    root = tmp_path / "bp4d"
+    shutil.copytree(utils.BP4D_DUMMY, root)
+    images = layout.index_images(str(root / "Sequences/F004/T1"))
+    images[2].write_bytes(images[2].read_bytes()[:300])  # truncated JPEG
+    found = layout.find_layout(root)
+    spec = common.CropSpec(aligned=False, image_size=32, pairs=True)
+    csv = found.occurrence_root / "F004_T1.csv"
+    result = layout.sequence_examples(layout.make_task(found, "F004", "T1", csv, spec))
+    has_previous = {key: bool(e["has_previous"]) for key, e in result.examples}
+    assert has_previous == {
+        "F004_T1_00001": False,
+        "F004_T1_00003": False,  # its previous frame is the corrupt one
+        "F004_T1_00004": True,
+    }
+    assert result.kept_without_previous == 2
+    assert [reason for reason, _ in result.skipped] == ["corrupt_image"]
+
+
+def test_pairs_config_build_and_flow_pipeline(tmp_path):
+    assert "unaligned224_pairs" in bp4d_dataset_builder.Builder.builder_configs
+    builder = utils.build("bp4d/unaligned224_pairs", utils.BP4D_DUMMY, tmp_path)
+    assert {k: v.num_examples for k, v in builder.info.splits.items()} == UNALIGNED_SPLITS
+    summary = builder.info.metadata["build_summary"]
+    assert summary["kept_without_previous"] == sum(not v for v in _expected_has_previous().values())
+    assert summary["skipped"] == {"missing_image": 5}
+    features = builder.info.features
+    assert features["previous_image"].shape == features["image"].shape == (224, 224, 3)
+    utils.check_flow_inputs(builder, "part3", num_aus=len(layout.STANDARD_AUS))
+    plain = tfds.builder("bp4d/unaligned224", data_dir=str(tmp_path))
+    assert "previous_image" not in plain.info.features
