@@ -391,6 +391,27 @@ def test_pairs_corrupt_previous_frame_is_kept_without_previous(tmp_path):
     assert [reason for reason, _ in result.skipped] == ["corrupt_image"]
 
 
+def test_pairs_previous_frame_may_be_an_uncoded_image(tmp_path):
+    # BP4D's folders hold frames without AU codes: drop frame 1715's label row, keep its image.
+    root = tmp_path / "bp4d"
+    shutil.copytree(utils.BP4D_DUMMY, root)
+    occ = root / "AUCoding/AU_OCC/F003_T2.csv"
+    lines = occ.read_text().splitlines()
+    occ.write_text("\n".join(line for line in lines if not line.startswith("1715,")) + "\n")
+    found = layout.find_layout(root)
+    spec = common.CropSpec(aligned=False, image_size=32, pairs=True)
+    task = layout.make_task(found, "F003", "T2", occ, spec)
+    examples = dict(layout.sequence_examples(task).examples)
+    assert sorted(examples) == ["F003_T2_01714", "F003_T2_01716", "F003_T2_01717"]
+    example = examples["F003_T2_01716"]
+    assert example["has_previous"]
+    raw = layout.read_landmarks(task.landmarks_mat, common.SequenceResult())
+    images = layout.index_images(task.image_dir)
+    previous = utils.decode(images[1715].read_bytes())
+    matrix = common.box_matrix(raw[1716], 32)
+    assert example["previous_image"] == common.encode_jpeg(common.warp_face(previous, matrix, 32))
+
+
 def test_pairs_config_build_and_flow_pipeline(tmp_path):
     assert "unaligned224_pairs" in bp4d_dataset_builder.Builder.builder_configs
     builder = utils.build("bp4d/unaligned224_pairs", utils.BP4D_DUMMY, tmp_path)

@@ -97,3 +97,62 @@ def test_num_workers_is_checked():
 
     with pytest.raises(ValueError, match=r"`num_workers` must be a positive integer\. .*=0"):
         bp4d_dataset_builder.Builder(num_workers=0)
+
+
+def test_pairs_config_names_and_checks():
+    config = common.FaceConfig.make(aligned=False, image_size=224, pairs=True)
+    assert config.name == "unaligned224_pairs" and config.pairs
+    assert "previous frame" in config.description
+    assert config.crop_spec() == common.CropSpec(aligned=False, image_size=224, pairs=True)
+    right = common.FaceConfig.make(aligned=True, image_size=200, camera="right", pairs=True)
+    assert right.name == "aligned200_right_pairs"
+    assert not common.FaceConfig.make(aligned=True, image_size=200).crop_spec().pairs
+    with pytest.raises(ValueError, match=r"`pairs` must be a bool\. Received: pairs='yes'"):
+        common.FaceConfig(name="x", pairs="yes")
+    features = common.pair_features(48)
+    assert features["previous_image"].shape == (48, 48, 3)
+    assert features["has_previous"].dtype == np.bool_
+
+
+def test_crop_face_cuts_the_previous_frame_with_the_frame_s_matrix():
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[:90, :120]
+    waves = [np.sin(x / 6.0 + c) * np.cos(y / 9.0 - c) for c in (0.0, 1.0, 2.0)]
+    frame = (128 + 100 * np.stack(waves, axis=-1)).astype(np.uint8)  # smooth, few JPEG losses
+    previous = np.roll(frame, 4, axis=1)  # the scene moved 4 px to the right
+    landmarks = rng.uniform([40, 30], [80, 60], (49, 2)).astype(np.float32)
+    spec = common.CropSpec(aligned=False, image_size=32, pairs=True)
+    face = common.crop_face(frame, landmarks, spec, previous_rgb=previous)
+    assert face["has_previous"]
+    # Plain OpenCV reference: the frame's box, scale s and offset t, applied to the previous.
+    low, high = landmarks.min(axis=0), landmarks.max(axis=0)
+    side = common.UNALIGNED_BOX_SCALE * (high - low).max()
+    centre = (low + high) / 2 + [0, common.UNALIGNED_BOX_SHIFT * (high - low)[1]]
+    scale = 32 / side
+    matrix = np.array([[scale, 0, 16 - scale * centre[0]], [0, scale, 16 - scale * centre[1]]])
+    reference = cv2.warpAffine(
+        previous, matrix, (32, 32), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)
+    )
+    stored = common.decode_image(face["previous_image"]).astype(np.float32)
+    error = np.abs(stored - reference).mean()
+    assert error < 3.0  # JPEG loss only
+    current = common.decode_image(face["image"]).astype(np.float32)
+    assert np.abs(current - reference).mean() > 3 * error  # the pair differs by the motion
+    assert face["previous_image"] != face["image"]
+    alone = common.crop_face(frame, landmarks, spec)
+    assert not alone["has_previous"] and alone["previous_image"] == alone["image"]
+    assert alone["image"] == face["image"]
+    assert "previous_image" not in common.crop_face(frame, landmarks, common.CropSpec(False, 32))
+    with pytest.raises(ValueError, match=r"`previous_rgb` is only used by pairs configs"):
+        common.crop_face(frame, landmarks, common.CropSpec(False, 32), previous_rgb=previous)
+    with pytest.raises(ValueError, match=r"must have the frame's shape \(90, 120, 3\)\. "):
+        common.crop_face(frame, landmarks, spec, previous_rgb=previous[:-1])
+
+
+def test_summary_counts_frames_kept_without_previous():
+    result = common.SequenceResult()
+    result.kept_without_previous = 3
+    summary = common.BuildSummary()
+    summary.add("part1", result)
+    summary.add("part2", result)
+    assert summary.as_dict()["kept_without_previous"] == 6

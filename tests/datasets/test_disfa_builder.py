@@ -217,3 +217,64 @@ def test_bad_manual_dir_fails_fast(tmp_path):
         layout.find_layout(tmp_path)
     with pytest.raises(common.ManualDirError, match="right camera videos: Video_RightCamera"):
         layout.find_layout(tmp_path, camera="right")
+
+
+# --------------------------------------------------------------------------------------------
+# unaligned224_pairs: the previous video frame for AUNets' optical flow
+
+
+def _video(subject: str) -> list[np.ndarray]:
+    """Every frame of the subject's left video, RGB, decoded by hand."""
+    capture = cv2.VideoCapture(
+        str(utils.DISFA_DUMMY / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi")
+    )
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    capture.release()
+    return frames
+
+
+@pytest.mark.parametrize("subject", ["SN003", "SN010"])
+def test_pairs_previous_image_is_video_frame_f_minus_2_cut_like_frame_f(subject):
+    spec = common.CropSpec(aligned=False, image_size=64, pairs=True)
+    task = layout.make_task(layout.find_layout(utils.DISFA_DUMMY), subject, spec)
+    result = layout.subject_examples(task)
+    video = _video(subject)
+    landmarks = {
+        frame: convert_landmarks(layout.read_landmarks66(path, common.SequenceResult()), 49)
+        for frame, path in layout.index_landmarks(task.landmark_dir).items()
+    }
+    labelled = range(1, SUBJECTS[subject]["label_lines"] + 1)
+    nearest = common.nearest_landmarks(list(labelled), landmarks)
+    examples = dict(result.examples)
+    assert sorted(examples) == [f"{subject}_{frame:05d}" for frame in labelled]
+    for frame in labelled:
+        example = examples[f"{subject}_{frame:05d}"]
+        assert example["has_previous"] == (frame > 1)
+        matrix = common.box_matrix(nearest[frame], 64)  # the frame's own (or nearest) box
+        assert example["image"] == common.encode_jpeg(
+            common.warp_face(video[frame - 1], matrix, 64)
+        )
+        if frame == 1:
+            assert example["previous_image"] == example["image"]
+            continue
+        by_hand = common.encode_jpeg(common.warp_face(video[frame - 2], matrix, 64))
+        assert example["previous_image"] == by_hand
+        assert example["previous_image"] != example["image"]
+    assert result.kept_without_previous == 1
+
+
+def test_pairs_config_build_and_flow_pipeline(tmp_path):
+    assert "unaligned224_pairs" in disfa_dataset_builder.Builder.builder_configs
+    builder = utils.build("disfa/unaligned224_pairs", utils.DISFA_DUMMY, tmp_path)
+    assert {k: v.num_examples for k, v in builder.info.splits.items()} == UNALIGNED_SPLITS
+    summary = builder.info.metadata["build_summary"]
+    assert summary["kept_without_previous"] == len(MANIFEST["subjects"])  # label frame 1 each
+    assert summary["skipped"] == {"no_label_line": 1}
+    features = builder.info.features
+    assert features["previous_image"].shape == features["image"].shape == (224, 224, 3)
+    utils.check_flow_inputs(builder, "part1", num_aus=len(layout.STANDARD_AUS))
