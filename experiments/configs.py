@@ -229,15 +229,15 @@ _REAL = [
         "bp4d",
         _config(
             "AUNetHorizontal",
-            "bp4d/unaligned224",
+            "bp4d/unaligned224_pairs",
             pipeline_kwargs={"fusion": "horizontal"},
             batch_size=32,
             epochs=12,
             **_AUNETS,
         ),
         63.0,
-        "Batch size is not stated in the paper: 32 is an assumption. The flow needs the "
-        "previous frame (the dataset's previous_image feature).",
+        "Batch size is not stated in the paper: 32 is an assumption. The flow is computed "
+        "from each frame and its predecessor (bp4d/unaligned224_pairs: previous_image).",
     ),
     _real(
         "pattnet",

@@ -34,7 +34,6 @@ class SynthTask:
     num_frames: int
     frame_size: tuple[int, int]
     num_views: int
-    pairs: bool
     seed: int
     crop: common.CropSpec
 
@@ -71,6 +70,7 @@ def sequence_examples(task: SynthTask) -> common.SequenceResult:
                 landmarks49[t],
                 task.crop,
                 extra_points={"landmarks66": landmarks66[t]},
+                previous_rgb=previous if task.crop.pairs else None,
             )
             intensity = {au: int(labels[t, ALL_AUS.index(au)]) for au in coded}
             occurrence = {
@@ -85,13 +85,6 @@ def sequence_examples(task: SynthTask) -> common.SequenceResult:
                 "frame": np.int32(t + 1),
                 "view": np.int32(view),
             }
-            if task.pairs:
-                matrix = common.face_matrix(landmarks49[t], task.crop)
-                source = previous if previous is not None else image
-                example["previous_image"] = common.encode_jpeg(
-                    common.warp_face(source, matrix, task.crop.image_size)
-                )
-                example["has_previous"] = previous is not None
             previous = image
             result.examples.append((f"{name}_v{view}_{t + 1:05d}", example))
     return result

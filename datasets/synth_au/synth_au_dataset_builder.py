@@ -54,7 +54,6 @@ class SynthAUConfig(common.FaceConfig):
     num_frames: int = 24
     frame_size: tuple[int, int] = (260, 348)
     num_views: int = 1
-    pairs: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -153,14 +152,7 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
             "view": tfds.features.Scalar(np.int32, doc="camera index (0: frontal / left)"),
         }
         if config.pairs:
-            extra["previous_image"] = tfds.features.Image(
-                shape=(config.image_size, config.image_size, 3),
-                encoding_format="jpeg",
-                doc="previous frame of the sequence and view, cropped like `image`",
-            )
-            extra["has_previous"] = tfds.features.Scalar(
-                np.bool_, doc="False on a sequence's first frame (previous_image = image)"
-            )
+            extra.update(common.pair_features(config.image_size))
         standard_aus = _standard_aus(config.profile)
         return self.dataset_info_from_configs(
             features=common.face_features(config.image_size, len(standard_aus), extra=extra),
@@ -177,7 +169,7 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
         del dl_manager  # nothing to download
         config: SynthAUConfig = self.builder_config
-        crop = common.CropSpec(aligned=config.aligned, image_size=config.image_size)
+        crop = config.crop_spec()
         parts = _parts(config.profile)
         tasks: dict[str, list[generate.SynthTask]] = {part: [] for part in parts}
         for part, part_subjects in parts.items():
@@ -192,7 +184,6 @@ class Builder(common.AUBuilderMixin, tfds.core.GeneratorBasedBuilder):
                             num_frames=config.num_frames,
                             frame_size=tuple(config.frame_size),
                             num_views=config.num_views,
-                            pairs=config.pairs,
                             seed=config.seed,
                             crop=crop,
                         )

@@ -33,9 +33,8 @@ def _tiny_task(subject: str = "F001", **changes) -> generate.SynthTask:
         num_frames=config.num_frames,
         frame_size=config.frame_size,
         num_views=config.num_views,
-        pairs=config.pairs,
         seed=config.seed,
-        crop=common.CropSpec(aligned=config.aligned, image_size=config.image_size),
+        crop=config.crop_spec(),
     )
     fields.update(changes)
     return generate.SynthTask(**fields)

@@ -158,14 +158,14 @@ def previous_frame_pairs(
 ) -> tf.data.Dataset:
     """Adds ``previous_image`` / ``has_previous`` by pairing consecutive elements.
 
-    For data without a stored previous frame (e.g. BP4D and DISFA builds, or one video read
-    frame by frame). The stream must be in frame order within each sequence (TFDS shuffles
-    examples when it writes a split, so a TFDS split is generally *not*: read one sequence
-    at a time, or use a build that stores ``previous_image``). An element is paired with the
-    element before it when both have the same ``sequence`` (and ``view``, if present) and
-    ``0 < frame - previous frame <= max_gap``; otherwise ``has_previous`` is False and
-    ``previous_image`` repeats the frame (zero flow), as the ``synth_au`` builder does on a
-    sequence's first frame. Sequential (``Dataset.scan``); cheap, run it before decoding.
+    For data without a stored previous frame (builds other than the ``*_pairs`` configs, or
+    one video read frame by frame). The stream must be in frame order within each sequence
+    (TFDS shuffles examples when it writes a split, so a TFDS split is generally *not*: read
+    one sequence at a time, or use a build that stores ``previous_image``). An element is
+    paired with the element before it when both have the same ``sequence`` (and ``view``,
+    if present) and ``0 < frame - previous frame <= max_gap``; otherwise ``has_previous`` is
+    False and ``previous_image`` repeats the frame (zero flow), as the ``*_pairs`` builders
+    do on a sequence's first frame. Sequential (``Dataset.scan``); cheap, run it before decoding.
 
     Args:
         dataset: elements with ``image_key``, ``sequence`` and ``frame``.

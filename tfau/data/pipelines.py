@@ -256,7 +256,7 @@ def preprocess_example(
         if "previous_image" not in example:
             raise ValueError(
                 "Flow inputs need the previous frame: build the dataset with previous frames "
-                '(e.g. "synth_au/unaligned224_pairs") or add them with '
+                '(the "unaligned224_pairs" configs of bp4d, disfa and synth_au) or add them with '
                 "tfau.data.previous_frame_pairs. Received features: "
                 f"{sorted(example)}"
             )
