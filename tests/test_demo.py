@@ -1,4 +1,4 @@
-"""``tfau demo`` end to end at the small SynthAU size (the README main command, scaled down)."""
+"""``tfau demo`` end to end at the tiny SynthAU size (the README main command, scaled down)."""
 
 import json
 
@@ -10,8 +10,7 @@ from tfau.cli.main import main as cli_main
 @pytest.mark.slow
 def test_demo_runs_every_step_and_says_where_everything_is(tmp_path, capsys):
     workdir = tmp_path / "demo"
-    # "small": two subjects per part, so every AU has positive training frames (its weight).
-    argv = ["demo", "--workdir", str(workdir), "--size", "small", "--epochs", "1"]
+    argv = ["demo", "--workdir", str(workdir), "--size", "tiny", "--epochs", "1"]
     argv += ["--batch_size", "4", "--folds", "part3", "--video_seconds", "1"]
     assert cli_main(argv) == 0
     out = capsys.readouterr().out
