@@ -17,6 +17,7 @@ def test_demo_runs_every_step_and_says_where_everything_is(tmp_path, capsys):
     # The layout was written and built by the real bp4d builder.
     assert (workdir / "BP4D" / "AUCoding" / "AU_OCC" / "F001_T1.csv").is_file()
     assert "part3: " in out and "faces" in out
+    assert "skipped" in out and "(missing_image: " in out  # SynthAU's quirks, counted
     # The protocol's results folder, with the per-AU table printed.
     results = workdir / "cv" / "results"
     for name in ("per_fold.csv", "summary.csv", "results.md", "f1_vs_paper.png"):

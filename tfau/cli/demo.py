@@ -18,6 +18,7 @@ Everything is sized for a 2-core CPU (a few minutes); ``--size``, ``--epochs`` a
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -135,11 +136,22 @@ def run(args: argparse.Namespace) -> int:
     _step(2, f"TFDS bp4d builder, faces aligned to {args.image_size} px")
     dataset = f"bp4d/aligned{args.image_size}"
     builder = tfds.builder(dataset, data_dir=str(data_dir))
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
-    )
+    # SynthAU writes BP4D's quirks on purpose (coded frames without an image or landmarks):
+    # one log line per skipped frame would bury the demo, so their counts are printed below.
+    datasets_log = logging.getLogger("tfau.datasets")
+    level = datasets_log.level
+    datasets_log.setLevel(logging.ERROR)
+    try:
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
+        )
+    finally:
+        datasets_log.setLevel(level)
     for name, split in sorted(builder.info.splits.items()):
         print(f"      {name}: {split.num_examples} faces")
+    summary = (builder.info.metadata or {}).get("build_summary") or {}
+    for reason, count in summary.get("skipped", {}).items():
+        print(f"      skipped {count} frames ({reason}: {summary['reasons'][reason]})")
 
     config = demo_config(args.model, args.image_size, args.epochs, args.batch_size)
     cv_dir = workdir / "cv"
