@@ -4,14 +4,15 @@
 2. the real ``bp4d`` TFDS builder reads it, aligns the faces (JAA-Net's similarity transform)
    and stores the standard subject-exclusive parts;
 3. a network is trained under the papers' 3-fold protocol (validation subjects held out of
-   the training parts, best epoch restored, each test part tested once); the per-AU F1 table
-   is printed beside chance level and the published numbers;
+   the training parts, best epoch restored, each test part tested once); the per-AU F1,
+   accuracy and AUC table is printed beside the published numbers;
 4. the model of the fold that tests part 3 is exported as a SavedModel;
-5. SynthAU renders a new 640x480 video and ``tfau predict`` reads it (face detection,
-   tracking, alignment, the network, temporal smoothing) into an OpenFace-style CSV;
-6. plots: the video's AU timeline beside its ground truth, and the F1 chart.
+5. SynthAU renders a 640x480 video of a person no fold has seen, and ``tfau predict`` reads
+   it (face detection, tracking, alignment, the network, temporal smoothing) into an
+   OpenFace-style CSV, scored against the video's ground truth;
+6. plots: the video's AU timeline, DRML-style saliency maps and the F1 chart.
 
-Everything is sized for a 2-core CPU (a few minutes); ``--size``, ``--epochs`` and
+Sized for a 2-core CPU (about nine minutes); ``--size``, ``--epochs``, ``--folds`` and
 ``--image_size`` scale it.
 """
 
@@ -171,19 +172,24 @@ def run(args: argparse.Namespace) -> int:
     model_path = cv_dir / f"seed{args.seed}" / fold / MODEL_FILE
     export_dir = workdir / "exported" / args.model.lower()
     _step(4, f"SavedModel of the fold testing {fold}: {export_dir}")
-    cli_main(["export", "--model_path", str(model_path), "--out", str(export_dir)])
+    code = cli_main(["export", "--model_path", str(model_path), "--out", str(export_dir)])
+    if code:
+        return code
 
     video = workdir / "video"
+    # Another SynthAU seed: a person and a task that no fold has seen.
     subject = dataset_parts(dataset, str(data_dir))[fold][0]
     num_frames = max(2, round(args.video_seconds * VIDEO_FPS))
-    _step(5, f"SynthAU video of {subject} (test part, unseen task), then tfau predict")
+    _step(5, "SynthAU video of a person and a task no fold has seen, then tfau predict")
     sequence = SynthAU("bp4d", image_size=(640, 480), seed=args.seed + 1).sequence(
         subject, "video", num_frames
     )
     video_path = write_video(video / "synthau.avi", sequence, fps=VIDEO_FPS)
     csv_path = video / "synthau_aus.csv"
     predict = ["predict", "--model", str(export_dir), "--input", str(video_path)]
-    cli_main([*predict, "--out", str(csv_path), "--smoothing", "5", "--no_progress"])
+    code = cli_main([*predict, "--out", str(csv_path), "--smoothing", "5", "--no_progress"])
+    if code:
+        return code
     track = read_au_csv(csv_path).get(0)
     truth = sequence.occurrence(BP4D_AUS).astype(np.float32)
     if track is None:
