@@ -63,18 +63,13 @@ def register(subparsers: Any) -> None:
 
 
 def resolve_model_name(model_name: str | None, keras_name: str) -> str:
-    """The registry name given, or the one whose lower case is the model's name."""
-    from tfau.data import list_pipelines
+    """`tfau.export.resolve_model_name` with its error as a command-line message."""
+    from tfau.export import resolve_model_name as resolve
 
-    if model_name is not None:
-        return model_name
-    matches = [name for name in list_pipelines() if name.lower() == keras_name.lower()]
-    if len(matches) != 1:
-        raise SystemExit(
-            f"Cannot tell the network from the model's name {keras_name!r}: pass --model_name "
-            f"(one of {', '.join(list_pipelines())})."
-        )
-    return matches[0]
+    try:
+        return resolve(model_name, keras_name)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from tfau.export.saved_model import (
     au_names,
     export_model,
     infer_config,
+    resolve_model_name,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "au_names",
     "export_model",
     "infer_config",
+    "resolve_model_name",
 ]

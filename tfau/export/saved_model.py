@@ -45,7 +45,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfau.data import PipelineConfig, get_config, preprocess_example
+from tfau.data import PipelineConfig, get_config, list_pipelines, preprocess_example
 from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
 from tfau.faces.alignment_tf import (
     invert_transform_tf,
@@ -251,6 +251,29 @@ class ServingFunctions:
             FACES_SIGNATURE: (faces_only, [faces_spec]),
             FRAMES_SIGNATURE: (frames_only, [frames_spec, keypoints_spec]),
         }
+
+
+def resolve_model_name(model_name: str | None, keras_name: str) -> str:
+    """The registry name given, or the one whose lower case is the Keras model's name.
+
+    Raises:
+        ValueError: when ``model_name`` is not a registry name, or none is given and the
+            Keras model's name matches no registered network.
+    """
+    if model_name is not None:
+        if model_name not in list_pipelines():
+            raise ValueError(
+                f"`model_name` must be one of {', '.join(list_pipelines())}. "
+                f"Received: model_name={model_name!r}"
+            )
+        return model_name
+    matches = [name for name in list_pipelines() if name.lower() == keras_name.lower()]
+    if len(matches) != 1:
+        raise ValueError(
+            f"Cannot tell the network from the model's name {keras_name!r}: pass `model_name` "
+            f"(--model_name), one of {', '.join(list_pipelines())}."
+        )
+    return matches[0]
 
 
 def export_model(

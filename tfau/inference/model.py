@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tfau.export.saved_model import resolve_model_name
 from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
 from tfau.models.jaanet import BP4D_AUS, DISFA_AUS
 
@@ -165,26 +166,6 @@ def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | N
         path=path,
         function=function,
     )
-
-
-def resolve_model_name(model_name: str | None, keras_name: str) -> str:
-    """The registry name given, or the one whose lower case is the Keras model's name."""
-    from tfau.data import list_pipelines
-
-    if model_name is not None:
-        if model_name not in list_pipelines():
-            raise ValueError(
-                f"`model_name` must be one of {', '.join(list_pipelines())}. "
-                f"Received: model_name={model_name!r}"
-            )
-        return model_name
-    matches = [name for name in list_pipelines() if name.lower() == keras_name.lower()]
-    if len(matches) != 1:
-        raise ValueError(
-            f"Cannot tell the network from the model's name {keras_name!r}: pass `model_name` "
-            f"(--model_name), one of {', '.join(list_pipelines())}."
-        )
-    return matches[0]
 
 
 def from_keras(
