@@ -3,22 +3,9 @@
 import cv2
 import numpy as np
 import pytest
+from inference_test_utils import AUS, BLANK, MEAN, NUM_FRAMES, SIZE, tiny_model
 
-import tfau.models
 from tfau.export import export_model
-
-#: Frames of the test video; the ones in BLANK hold no face (a uniform grey frame).
-NUM_FRAMES = 14
-BLANK = (6, 7, 8)
-SIZE = (320, 240)
-AUS = [1, 2, 4]
-MEAN = [120.0, 100.0, 90.0]
-
-
-def tiny_model(name: str, num_aus: int = len(AUS)):
-    kwargs = tfau.models.tiny_kwargs(name)
-    kwargs["num_aus"] = num_aus
-    return tfau.models.get(name)(**kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import AUS, MEAN, tiny_model
+from inference_test_utils import AUS, MEAN, tiny_model
 
 from tfau.inference import from_keras, load_model
 

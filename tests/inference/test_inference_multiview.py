@@ -4,7 +4,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import BLANK, NUM_FRAMES
+from inference_test_utils import BLANK, NUM_FRAMES
 
 import tfau.models
 from tfau.inference import MultiViewPredictor, Predictor, combine_models, from_keras

@@ -5,7 +5,7 @@ import csv
 import cv2
 import numpy as np
 import pytest
-from conftest import AUS, BLANK, MEAN, NUM_FRAMES
+from inference_test_utils import AUS, BLANK, MEAN, NUM_FRAMES
 
 from tfau.cli.main import main as cli_main
 from tfau.faces.alignment import keypoints_from_landmarks

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import BLANK, NUM_FRAMES
+from inference_test_utils import BLANK, NUM_FRAMES
 
 from tfau.faces.alignment import keypoints_from_landmarks
 from tfau.faces.schemes import inter_ocular_distance
