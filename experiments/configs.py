@@ -93,6 +93,26 @@ _JAANET_LOSSES = {
     # Eq. 4: refined maps against the initial ones (a model output), lambda2 = 1e-7.
     "attention": {"name": "attention_refinement", "weight": 1e-7, "target": "attention_initial"},
 }
+#: JAA-Net's stages (Sec. 4.1) as `TrainConfig.stages` dicts: the first stage's learning rate
+#: is the config's (0.01 BP4D, 0.001 DISFA), the two others' 1e-3; the AU head is trained with
+#: the AU modules (tfau.training.JAANET_STAGES, which tests/experiments checks these equal).
+_JAANET_STAGES = [
+    {"name": "all_modules", "epochs": 8, "loss_weights": {"landmarks": 0.5}},
+    {
+        "name": "face_alignment",
+        "epochs": 2,
+        "trainable": ["align"],
+        "learning_rate": 1e-3,
+        "loss_weights": {"landmarks": 1.0},
+    },
+    {
+        "name": "au_modules",
+        "epochs": 2,
+        "trainable": ["global", "attention_refinement", "local", "au"],
+        "learning_rate": 1e-3,
+        "loss_weights": {"landmarks": 1.0},
+    },
+]
 _AUNETS = dict(
     losses={"au": {"name": "sigmoid_cross_entropy"}},
     optimizer={"name": "adam", "learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.999},
@@ -129,9 +149,11 @@ _RUNS = {
     "drml": "The whole paper protocol (single stage).",
     "eacnet": "Stage 3 (EACNet) trained end to end from ImageNet-free initial weights; the "
     "FVGG -> E-Net -> EAC-Net hand-over runs with tfau.training.train_eacnet_staged.",
-    "jaanet": "Stage 1 only (all modules, lambda1 = 0.5, refinement loss lambda2 = 1e-7, the "
-    "x0.3 / 2 epochs schedule); the three stages run with "
-    "tfau.training.run_stages(config, tfau.training.JAANET_STAGES).",
+    "jaanet": "The three stages (config `stages`, run by tfau cv / tfau train in the fold's "
+    "<index>_<stage> folders): all modules 8 epochs (lambda1 = 0.5, refinement loss lambda2 = "
+    "1e-7, x0.3 every 2 epochs), face alignment 2 epochs and the AU modules 2 epochs at lr "
+    "1e-3 (lambda1 = 1); the epoch is chosen on the validation subjects within the last "
+    "stage.",
     "aunets": "One multi-AU AUNetHorizontal (shared network, one sigmoid per AU) with Adam and "
     "early stopping; no EmoNet pretraining, no per-AU networks, no median filter (encoder "
     "pretraining: tfau.training.train_aunets_domain_adapted; HydraNet heads one AU at a "
@@ -203,6 +225,7 @@ _REAL = [
             optimizer=_sgd(
                 0.01, weight_decay=5e-4, schedule="epoch_step", decay_factor=0.3, decay_epochs=2
             ),
+            stages=_JAANET_STAGES,
         ),
         60.0,
     ),
@@ -218,6 +241,7 @@ _REAL = [
             optimizer=_sgd(
                 0.001, weight_decay=5e-4, schedule="epoch_step", decay_factor=0.3, decay_epochs=2
             ),
+            stages=_JAANET_STAGES,
         ),
         56.0,
         "The paper fine-tunes from the BP4D model (shared AU branches copied by AU identity); "
@@ -272,6 +296,9 @@ _SYNTH_MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any], dict[str, An
             "optimizer": _sgd(
                 0.01, weight_decay=5e-4, schedule="epoch_step", decay_factor=0.3, decay_epochs=2
             ),
+            # The paper's stages, 1 epoch each: the smoke run takes the staged path.
+            "epochs": 3,
+            "stages": [{**stage, "epochs": 1} for stage in _JAANET_STAGES],
         },
     ),
     "aunets": (
@@ -290,16 +317,23 @@ _SYNTH_MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any], dict[str, An
 _PAPER_BP4D_F1 = {e.paper: e.paper_f1 for e in _REAL if e.dataset == "bp4d"}
 
 
+def _synth_epochs(config: dict[str, Any]) -> str:
+    stages = config.get("stages")
+    if not stages:
+        return f"{config['epochs']} epochs"
+    return " + ".join(str(stage["epochs"]) for stage in stages) + " epochs (stages)"
+
+
 def _synth(paper: str) -> Experiment:
     model, model_kwargs, pipeline_kwargs, recipe = _SYNTH_MODELS[paper]
     name = f"{paper}_synth"
+    settings = {k: v for k, v in _SYNTH_BASE.items() if k != "dataset"}
     config = _config(
         model,
         _SYNTH_BASE["dataset"],
         model_kwargs={**model_kwargs, "num_aus": len(BP4D_AUS)},
         pipeline_kwargs=pipeline_kwargs,
-        **{k: v for k, v in _SYNTH_BASE.items() if k != "dataset"},
-        **copy.deepcopy(recipe),
+        **{**settings, **copy.deepcopy(recipe)},
     )
     config["checkpoint_every"] = 2
     # One subject per part: some AUs never occur in a fold's training frames, so the papers'
@@ -317,8 +351,8 @@ def _synth(paper: str) -> Experiment:
         paper_f1=_PAPER_BP4D_F1[paper],
         command=CV_COMMAND.format(name=name).replace("<tfds data_dir>", "/tmp/tfds"),
         stages=_STAGES[paper],
-        runs=f"Tiny {model} ({model_kwargs}) on synth_au/tiny, 2 epochs x 2 steps of batch 2: "
-        "a smoke run of the protocol, not a reproduction. " + _RUNS[paper],
+        runs=f"Tiny {model} ({model_kwargs}) on synth_au/tiny, {_synth_epochs(config)} x 2 "
+        "steps of batch 2: a smoke run of the protocol, not a reproduction. " + _RUNS[paper],
         notes="paper_f1 is the BP4D number, for the results table's paper column.",
     )
 

@@ -76,3 +76,27 @@ def test_the_command_line_resolves_experiments_configs_and_unknown_names():
     assert config.model == "DRML" and paper is None and title is None
     with pytest.raises(SystemExit, match=r"nope.*Experiments: aunets_bp4d"):
         resolve_config("nope")
+
+
+def test_jaanet_experiments_run_the_papers_stages():
+    import dataclasses
+
+    from tfau.training import JAANET_STAGES
+
+    for name in ("jaanet_bp4d", "jaanet_disfa"):
+        config = ex.get_experiment(name).train_config()
+        assert config.stages == list(JAANET_STAGES)
+        assert [s.epochs for s in config.stages] == [8, 2, 2]
+    synth = ex.get_experiment("jaanet_synth")
+    assert synth.train_config().stages == [dataclasses.replace(s, epochs=1) for s in JAANET_STAGES]
+    assert "1 + 1 + 1 epochs (stages)" in synth.runs and "Stage 1 only" not in synth.runs
+    # Stages replace `epochs`; the configs keep it equal to their total all the same.
+    for name in ex.list_experiments():
+        config = ex.get_experiment(name).train_config()
+        if config.stages:
+            assert config.epochs == sum(s.epochs for s in config.stages), name
+    assert {n for n in ex.list_experiments() if ex.get_experiment(n).config.get("stages")} == {
+        "jaanet_bp4d",
+        "jaanet_disfa",
+        "jaanet_synth",
+    }

@@ -86,6 +86,55 @@ def test_stage_arguments_are_checked():
         Stage("a/b", epochs=1)
 
 
+def test_config_stages_round_trip_through_json_and_name_the_bad_entry(tmp_path):
+    stages = [dataclasses.asdict(s) for s in JAANET_STAGES]
+    config = _jaanet_config(stages=stages)
+    assert config.stages == list(JAANET_STAGES)
+    assert _jaanet_config().stages is None
+    # Stage objects, their dicts and a JSON file give the same config.
+    assert _jaanet_config(stages=list(JAANET_STAGES)) == config
+    path = str(tmp_path / "config.json")
+    config.save(path)
+    with open(path) as f:
+        saved = json.load(f)
+    assert saved["stages"][2]["trainable"] == ["global", "attention_refinement", "local", "au"]
+    assert saved["stages"][0] == {
+        "name": "all_modules",
+        "epochs": 8,
+        "trainable": None,
+        "learning_rate": None,
+        "loss_weights": {"landmarks": 0.5},
+    }
+    assert TrainConfig.load(path) == config
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert config.replace(stages=None).stages is None
+    # Each stage runs as a single-stage config.
+    assert stage_config(config, config.stages[1]).stages is None
+
+    bad = [stages[0], {**stages[1], "learning_rate": 0}]
+    with pytest.raises(
+        ValueError,
+        match=r"`stages\[1\]` \('face_alignment'\): `learning_rate` must be None or a positive "
+        r"number\. Received: learning_rate=0",
+    ):
+        _jaanet_config(stages=bad)
+    with pytest.raises(ValueError, match=r"`stages\[0\]` must have the keys name and epochs .*"):
+        _jaanet_config(stages=[{"name": "a", "epoch": 1}])
+    with pytest.raises(ValueError, match=r"unknown: \['epoch'\], missing: \['epochs'\]"):
+        _jaanet_config(stages=[{"name": "a", "epoch": 1}])
+    with pytest.raises(ValueError, match=r"`stages\[1\]` must be a Stage or a dict"):
+        _jaanet_config(stages=[stages[0], "align"])
+    with pytest.raises(ValueError, match=r"`stages` must be None or a non-empty list"):
+        _jaanet_config(stages=[])
+    with pytest.raises(ValueError, match=r"distinct names\. Received: names=\['a', 'a'\]"):
+        _jaanet_config(stages=[{"name": "a", "epochs": 1}, {"name": "a", "epochs": 2}])
+    with pytest.raises(
+        ValueError,
+        match=r"`stages\[0\]` \('a'\) sets the loss weight of output 'view', which has no loss",
+    ):
+        _jaanet_config(stages=[{"name": "a", "epochs": 1, "loss_weights": {"view": 1.0}}])
+
+
 def test_jaanet_stages_are_the_papers():
     assert [s.epochs for s in JAANET_STAGES] == [8, 2, 2]
     assert [s.learning_rate for s in JAANET_STAGES] == [None, 1e-3, 1e-3]

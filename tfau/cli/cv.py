@@ -12,8 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cv",
         help="3-fold subject-exclusive cross-validation with a results folder",
         description=(
-            "Trains one model per fold (named by its test part) and seed, chooses the epoch "
-            "on validation subjects held out of the training parts, tests once, and writes "
+            "Trains one model per fold (named by its test part) and seed (a config's stages "
+            "one after the other, JAA-Net's), chooses the epoch (of the last stage) on "
+            "validation subjects held out of the training parts, tests once, and writes "
             "per-AU F1 / accuracy / AUC per fold with mean +- std beside the paper's numbers "
             "(CSV, Markdown, PNG) into <run_dir>/results."
         ),
@@ -43,17 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the protocol and prints the summary table."""
-    from tfau.cli._configs import resolve_config
-    from tfau.cli.train import parse_overrides
+    from tfau.cli.train import apply_overrides, load_config, parse_overrides
     from tfau.training.paper_results import paper_result
     from tfau.training.protocol import run_cv
 
-    config, paper, title = resolve_config(args.config)
+    config, paper, title = load_config(args.config)
     if args.paper:
         paper = paper_result(*args.paper.split("/"))
-    overrides = parse_overrides(args.overrides)
-    if overrides:
-        config = config.replace(**overrides)
+    config = apply_overrides(config, parse_overrides(args.overrides))
     run_cv(
         config,
         args.run_dir,

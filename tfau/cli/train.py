@@ -2,17 +2,23 @@
 
 Overrides are ``key=value`` pairs (values parsed as JSON when they can be, dotted keys reach
 nested fields). Re-running the same command resumes from the run folder's last checkpoint.
+A config with ``stages`` (JAA-Net's) trains them one after the other, each in its own folder
+``<run_dir>/<index>_<name>`` (`tfau.training.stages.run_training`), and saves the final model
+as ``<run_dir>/model.keras`` with its ``model.json`` (for ``tfau export`` / ``tfau predict``);
+``stages=null`` turns them off.
 
 Example:
     tfau train --config synth_drml_tiny --run_dir /tmp/run --data_dir /tmp/tfds epochs=3
     tfau train --config drml_bp4d --run_dir runs/drml
     tfau train --config my_config.json --run_dir /tmp/run optimizer.learning_rate=0.01
+    tfau train --config jaanet_synth --run_dir /tmp/jaanet --data_dir /tmp/tfds
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 
@@ -21,7 +27,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a model from a config (resumes an interrupted run)",
-        description="Trains a tfau model with tfau.training.Trainer.",
+        description="Trains a tfau model with tfau.training.Trainer; a config with stages "
+        "(JAA-Net's) trains them in turn in <run_dir>/<index>_<name>.",
     )
     parser.add_argument(
         "--config",
@@ -49,16 +56,47 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def load_config(name: str) -> tuple[Any, Any, str | None]:
+    """`tfau.cli._configs.resolve_config`; an invalid config file stops with its message.
+
+    Raises:
+        SystemExit: an unknown name, or a file whose config is invalid (the config's message).
+    """
+    from tfau.cli._configs import resolve_config
+
+    try:
+        return resolve_config(name)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: invalid config {name!r}: {error}") from None
+
+
+def apply_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """``config.replace(**overrides)``; a bad key or value stops with a one-line message.
+
+    Raises:
+        SystemExit: an unknown key or an invalid value (the config's message).
+    """
+    if not overrides:
+        return config
+    try:
+        return config.replace(**overrides)
+    except (KeyError, TypeError, ValueError) as error:
+        raise SystemExit(f"error: bad override: {error.args[0]}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs ``tfau train``."""
-    from tfau.cli._configs import resolve_config
-    from tfau.training import Trainer
+    from tfau.training.protocol import MODEL_FILE, save_run_model
+    from tfau.training.stages import run_training
 
-    config, _, _ = resolve_config(args.config)
+    config, _, _ = load_config(args.config)
     overrides = parse_overrides(args.overrides)
     if args.run_dir:
         overrides["run_dir"] = args.run_dir
-    config = config.replace(**overrides) if overrides else config
-    trainer = Trainer(config, data_dir=args.data_dir)
-    trainer.train()
+    config = apply_overrides(config, overrides)
+    results = run_training(config, data_dir=args.data_dir)
+    trainer = results[-1]["trainer"]
+    # A staged run has no checkpoint of its own: its model file is the final model.
+    if config.stages and trainer.chief:
+        save_run_model(trainer, os.path.join(config.run_dir, MODEL_FILE), data_dir=args.data_dir)
     return 0

@@ -1,5 +1,8 @@
 """`TrainConfig`: everything one training run needs, as plain data (JSON round trip).
 
+Its parts are plain data too: `LossSpec` (one loss term), `OptimizerSpec` and `Stage` (one
+stage of the papers' staged trainings, ``TrainConfig.stages``).
+
 Example:
     >>> config = TrainConfig(model="DRML", dataset="synth_au/tiny", batch_size=4)
     >>> TrainConfig.from_dict(config.to_dict()) == config
@@ -11,10 +14,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 MIXED_PRECISION = (None, "mixed_float16", "mixed_bfloat16")
+#: Keys of a stage dict in ``TrainConfig.stages`` (the fields of `Stage`).
+STAGE_FIELDS = ("name", "epochs", "trainable", "learning_rate", "loss_weights")
 
 
 @dataclasses.dataclass
@@ -74,6 +80,86 @@ class OptimizerSpec:
     decay_epochs: int = 2
 
 
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage of a staged training: what trains, for how long, at which rate and loss weights.
+
+    Args:
+        name: the stage's name (its run folder is ``<index>_<name>``).
+        epochs: epochs of the stage.
+        trainable: None: every layer keeps the trainable flag its builder gave it; else the
+            modules trained in this stage, all other layers frozen. A module ``m`` is every
+            layer whose name, without the model name prefix (``jaanet_``), is ``m`` or starts
+            with ``m_``: ``"align"`` is ``jaanet_align_1_1_conv`` ... ``jaanet_align_fc2``.
+            Frozen layers keep their weights and BatchNorm statistics.
+        learning_rate: initial learning rate of the stage; None: the config's.
+        loss_weights: output -> weight of its loss terms in this stage (JAA-Net's lambda1 is
+            ``{"landmarks": ...}``); outputs not named keep the config's weights.
+
+    A `TrainConfig` lists its stages in ``stages``; `tfau.training.stages.run_stages` runs
+    them.
+
+    Example:
+        >>> stage = Stage("alignment", epochs=2, trainable=["align"], learning_rate=1e-3)
+        >>> stage.trainable
+        ('align',)
+
+    Reference:
+        Shao et al., "Deep Adaptive Attention for Joint Facial Action Unit Detection and Face
+        Alignment", ECCV 2018, Sec. 4.1 (the staged schedule).
+    """
+
+    name: str
+    epochs: int
+    trainable: tuple[str, ...] | None = None
+    learning_rate: float | None = None
+    loss_weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ValueError(
+                f"`name` must be a non-empty string without '/'. Received: name={self.name!r}"
+            )
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(
+                f"`epochs` must be a positive integer. Received: epochs={self.epochs!r}"
+            )
+        if self.trainable is not None:
+            if isinstance(self.trainable, str):
+                raise ValueError(
+                    "`trainable` must be None or a sequence of module names, not a string. "
+                    f"Received: trainable={self.trainable!r}"
+                )
+            modules = tuple(self.trainable)
+            if not modules or not all(isinstance(m, str) and m for m in modules):
+                raise ValueError(
+                    "`trainable` must be None or a non-empty sequence of module names. "
+                    f"Received: trainable={self.trainable!r}"
+                )
+            object.__setattr__(self, "trainable", modules)
+        if self.learning_rate is not None and (
+            isinstance(self.learning_rate, bool)
+            or not isinstance(self.learning_rate, int | float)
+            or self.learning_rate <= 0
+        ):
+            raise ValueError(
+                "`learning_rate` must be None or a positive number. "
+                f"Received: learning_rate={self.learning_rate!r}"
+            )
+        if not isinstance(self.loss_weights, Mapping):
+            raise ValueError(
+                "`loss_weights` must map outputs to numbers >= 0. "
+                f"Received: loss_weights={self.loss_weights!r}"
+            )
+        for output, weight in dict(self.loss_weights).items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+                raise ValueError(
+                    f"`loss_weights` must map outputs to numbers >= 0. "
+                    f"Received: {output!r}: {weight!r}"
+                )
+        object.__setattr__(self, "loss_weights", dict(self.loss_weights))
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """One training run.
@@ -104,6 +190,12 @@ class TrainConfig:
         early_stopping_patience: epochs without validation F1 gain before stopping (AUNets).
         shuffle_buffer: shuffle buffer of the training pipeline.
         run_dir: output folder (checkpoints, logs, config, metrics).
+        stages: None: one run of ``epochs`` epochs; else the papers' staged training, a list
+            of `Stage` (or dicts of its fields: ``name``, ``epochs``, ``trainable``,
+            ``learning_rate``, ``loss_weights``) run one after the other by
+            `tfau.training.stages.run_stages` in ``run_dir/<index>_<name>``; each stage's
+            ``epochs`` replace ``epochs``, and its ``loss_weights`` must name outputs with a
+            loss in ``losses``.
     """
 
     model: str
@@ -131,6 +223,7 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     shuffle_buffer: int = 4096
     run_dir: str | None = None
+    stages: list[Stage] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, dict):
@@ -178,6 +271,8 @@ class TrainConfig:
                 '`optimizer.schedule` must be "constant", "step" or "epoch_step". '
                 f"Received: {self.optimizer.schedule!r}"
             )
+        if self.stages is not None:
+            self.stages = _stages(self.stages, self.losses)
 
     def loss_items(self) -> list[tuple[str, LossSpec]]:
         """``(output, spec)`` pairs of every loss term."""
@@ -234,6 +329,48 @@ class TrainConfig:
                 raise ImportError("YAML configs need PyYAML: pip install pyyaml") from None
             return cls.from_dict(yaml.safe_load(text))
         return cls.from_dict(json.loads(text))
+
+
+def _stages(data: Any, losses: Mapping[str, Any]) -> list[Stage]:
+    """The ``stages`` field as a list of `Stage`; errors name the bad entry."""
+    if isinstance(data, str | bytes | Mapping) or not isinstance(data, list | tuple) or not data:
+        raise ValueError(
+            "`stages` must be None or a non-empty list of stages (dicts with keys "
+            f"{', '.join(STAGE_FIELDS)}). Received: stages={data!r}"
+        )
+    stages = []
+    for index, item in enumerate(data):
+        if isinstance(item, Stage):
+            stages.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise ValueError(
+                f"`stages[{index}]` must be a Stage or a dict with keys "
+                f"{', '.join(STAGE_FIELDS)}. Received: {item!r}"
+            )
+        unknown = sorted(set(item) - set(STAGE_FIELDS))
+        missing = [key for key in ("name", "epochs") if key not in item]
+        if unknown or missing:
+            raise ValueError(
+                f"`stages[{index}]` must have the keys name and epochs and may have "
+                f"trainable, learning_rate, loss_weights. Received: {dict(item)!r} "
+                f"(unknown: {unknown}, missing: {missing})"
+            )
+        try:
+            stages.append(Stage(**item))
+        except ValueError as error:
+            raise ValueError(f"`stages[{index}]` ({item['name']!r}): {error}") from None
+    names = [stage.name for stage in stages]
+    if len(set(names)) != len(names):
+        raise ValueError(f"`stages` must have distinct names. Received: names={names}")
+    for index, stage in enumerate(stages):
+        for output in stage.loss_weights:
+            if output not in losses:
+                raise ValueError(
+                    f"`stages[{index}]` ({stage.name!r}) sets the loss weight of output "
+                    f"{output!r}, which has no loss. Outputs with losses: {sorted(losses)}."
+                )
+    return stages
 
 
 def _loss_spec(data: Any) -> LossSpec:

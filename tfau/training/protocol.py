@@ -16,7 +16,10 @@ writes::
 
     <run_dir>/config.json, protocol.json (folds, subjects, chosen epochs, times)
     <run_dir>/seed<S>/<fold>/           the trainer's run: checkpoints, logs, metrics.jsonl,
-                                        best.weights.h5 (best validation mean F1)
+                                        best.weights.h5 (best validation mean F1),
+                                        model.keras + model.json (the chosen model)
+    <run_dir>/seed<S>/<fold>/<i>_<stage>/  instead, with ``config.stages``: one trainer run
+                                        per stage (`tfau.training.stages.run_stages`)
     <run_dir>/results/                  per_fold.csv, summary.csv, results.md, f1_vs_paper.png
 
 Example:
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from tfau.training.config import TrainConfig
-from tfau.training.model_files import save_trained_model
+from tfau.training.model_files import ModelInfo, save_trained_model
 from tfau.training.paper_results import PaperResult
 from tfau.training.results import FoldResult, evaluate_predictions, write_results
 
@@ -230,6 +233,36 @@ def subject_pipeline(pipeline: Any, train_subjects: Sequence[str]) -> Any:
     return wrapped
 
 
+def save_run_model(trainer: Any, path: str, data_dir: str | None = None) -> ModelInfo:
+    """Saves a trainer's model as ``path`` (``.keras``) with its `ModelInfo` (``.json``).
+
+    The AUs and face size come from the trainer's dataset, the mean and pipeline overrides
+    from the trainer, so ``tfau export`` and ``tfau predict`` need nothing else.
+
+    Args:
+        trainer: a `tfau.training.Trainer` (after training).
+        path: the ``.keras`` file to write.
+        data_dir: TFDS data directory.
+
+    Returns:
+        The `ModelInfo` written beside ``path``.
+
+    Example:
+        >>> save_run_model(trainer, "runs/jaanet/model.keras")  # doctest: +SKIP
+    """
+    config = trainer.config
+    aus, face_size = _dataset_facts(config.dataset, data_dir)
+    return save_trained_model(
+        trainer.model,
+        path,
+        model_name=config.model,
+        aus=aus,
+        face_size=face_size,
+        mean=trainer.mean,
+        pipeline_kwargs=config.pipeline_kwargs,
+    )
+
+
 def fit_fold(
     config: TrainConfig,
     fold: Fold,
@@ -247,6 +280,14 @@ def fit_fold(
     (``model.json``: AUs, face size, training mean), ready for ``tfau export`` and
     ``tfau predict``. A killed fold resumes from the trainer's checkpoints when run again.
 
+    With ``config.stages`` (JAA-Net) the stages run one after the other in
+    ``run_dir/<index>_<name>`` (`tfau.training.stages.run_training`), every stage validating
+    after each epoch; model selection applies to the LAST stage only: the test part sees the
+    last stage's best-validation epoch (its ``best.weights.h5``), never an earlier stage's
+    weights, since those lack the later stages' training (the paper reports the model after
+    all stages). ``best_epoch`` counts the epochs of all stages (JAA-Net: 10 or 11 of 0-11).
+    A killed staged fold resumes in its stage; finished stages return at once.
+
     Args:
         config: the run's `TrainConfig` (model, pipeline, losses, optimizer, epochs...).
         fold: the `Fold` (its splits and subjects).
@@ -259,7 +300,7 @@ def fit_fold(
         The test part's `FoldResult` at the chosen epoch.
     """
     import tfau.data
-    from tfau.training.trainer import Trainer
+    from tfau.training.stages import run_training
 
     pipeline = tfau.data.get_pipeline(config.pipeline or config.model, **config.pipeline_kwargs)
     steps = config.steps_per_epoch
@@ -283,33 +324,27 @@ def fit_fold(
         steps_per_epoch=steps,
         run_dir=run_dir,
     )
-    trainer = Trainer(
+    stages = run_training(
         fold_config,
         pipeline=subject_pipeline(pipeline, fold.train_subjects),
         data_dir=data_dir,
         run_dir=run_dir,
         log=log,
     )
-    history = trainer.train()
+    # Epochs of the earlier stages (fewer than planned if one stopped early).
+    offset = sum(len(stage["history"]) for stage in stages[:-1])
+    trainer, history = stages[-1]["trainer"], stages[-1]["history"]
     best_epoch, val_f1 = None, None
     scored = [r for r in history if r.get("val_mean_f1") is not None]
     if scored:
         best = max(scored, key=lambda r: (r["val_mean_f1"], -r["epoch"]))
-        best_epoch, val_f1 = int(best["epoch"]), 100.0 * float(best["val_mean_f1"])
-        trainer.model.load_weights(os.path.join(run_dir, "best.weights.h5"))
+        best_epoch, val_f1 = offset + int(best["epoch"]), 100.0 * float(best["val_mean_f1"])
+        trainer.model.load_weights(os.path.join(trainer.run_dir, "best.weights.h5"))
     elif history:
-        best_epoch = int(history[-1]["epoch"])
-    aus, face_size = _dataset_facts(config.dataset, data_dir)
+        best_epoch = offset + int(history[-1]["epoch"])
+    aus, _ = _dataset_facts(config.dataset, data_dir)
     if trainer.chief:
-        save_trained_model(
-            trainer.model,
-            os.path.join(run_dir, MODEL_FILE),
-            model_name=config.model,
-            aus=aus,
-            face_size=face_size,
-            mean=trainer.mean,
-            pipeline_kwargs=config.pipeline_kwargs,
-        )
+        save_run_model(trainer, os.path.join(run_dir, MODEL_FILE), data_dir=data_dir)
     labels, probabilities = trainer.predict_split(fold.test_split)
     return evaluate_predictions(
         labels,

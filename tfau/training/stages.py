@@ -16,7 +16,9 @@
 
 Every stage is an ordinary `Trainer` run in its own folder ``run_dir/<index>_<stage>``, so a
 killed staged run resumes where it stopped: finished stages restore their last checkpoint
-and return at once.
+and return at once. A `TrainConfig` with ``stages`` (a list of `Stage` or of their dicts in
+JSON) runs them from the command line: ``tfau train`` and ``tfau cv`` call `run_training`,
+which runs `run_stages` when the config has stages.
 
 Example:
     >>> from tfau.training import JAANET_STAGES, get_config, run_stages
@@ -35,80 +37,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfau.training.config import TrainConfig
-from tfau.training.strategy import make_strategy
+from tfau.training.config import Stage, TrainConfig
+from tfau.training.strategy import is_chief, make_strategy
 from tfau.training.trainer import Trainer
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """One stage of a staged training: what trains, for how long, at which rate and loss weights.
-
-    Args:
-        name: the stage's name (its run folder is ``<index>_<name>``).
-        epochs: epochs of the stage.
-        trainable: None: every layer keeps the trainable flag its builder gave it; else the
-            modules trained in this stage, all other layers frozen. A module ``m`` is every
-            layer whose name, without the model name prefix (``jaanet_``), is ``m`` or starts
-            with ``m_``: ``"align"`` is ``jaanet_align_1_1_conv`` ... ``jaanet_align_fc2``.
-            Frozen layers keep their weights and BatchNorm statistics.
-        learning_rate: initial learning rate of the stage; None: the config's.
-        loss_weights: output -> weight of its loss terms in this stage (JAA-Net's lambda1 is
-            ``{"landmarks": ...}``); outputs not named keep the config's weights.
-
-    Example:
-        >>> stage = Stage("alignment", epochs=2, trainable=["align"], learning_rate=1e-3)
-        >>> stage.trainable
-        ('align',)
-
-    Reference:
-        Shao et al., "Deep Adaptive Attention for Joint Facial Action Unit Detection and Face
-        Alignment", ECCV 2018, Sec. 4.1 (the staged schedule).
-    """
-
-    name: str
-    epochs: int
-    trainable: tuple[str, ...] | None = None
-    learning_rate: float | None = None
-    loss_weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or "/" in self.name:
-            raise ValueError(
-                f"`name` must be a non-empty string without '/'. Received: name={self.name!r}"
-            )
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(
-                f"`epochs` must be a positive integer. Received: epochs={self.epochs!r}"
-            )
-        if self.trainable is not None:
-            if isinstance(self.trainable, str):
-                raise ValueError(
-                    "`trainable` must be None or a sequence of module names, not a string. "
-                    f"Received: trainable={self.trainable!r}"
-                )
-            modules = tuple(self.trainable)
-            if not modules or not all(isinstance(m, str) and m for m in modules):
-                raise ValueError(
-                    "`trainable` must be None or a non-empty sequence of module names. "
-                    f"Received: trainable={self.trainable!r}"
-                )
-            object.__setattr__(self, "trainable", modules)
-        if self.learning_rate is not None and not (
-            isinstance(self.learning_rate, int | float) and self.learning_rate > 0
-        ):
-            raise ValueError(
-                "`learning_rate` must be None or a positive number. "
-                f"Received: learning_rate={self.learning_rate!r}"
-            )
-        for output, weight in dict(self.loss_weights).items():
-            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-                raise ValueError(
-                    f"`loss_weights` must map outputs to numbers >= 0. "
-                    f"Received: {output!r}: {weight!r}"
-                )
-        object.__setattr__(self, "loss_weights", dict(self.loss_weights))
-
 
 #: JAA-Net's three stages (Sec. 4.1). The first stage's learning rate is the config's (0.01
 #: BP4D, 0.001 DISFA); the AU head (``au_fc1``, ``au_fc2``) is trained with the AU modules in
@@ -222,6 +153,8 @@ def stage_config(config: TrainConfig, stage: Stage) -> TrainConfig:
     """
     data = config.to_dict()
     data["epochs"] = stage.epochs
+    # The stage folder's config.json is the single run the stage is.
+    data["stages"] = None
     if stage.learning_rate is not None:
         data["optimizer"]["learning_rate"] = float(stage.learning_rate)
     for output, weight in stage.loss_weights.items():
@@ -299,7 +232,7 @@ def building_scope(
 
 def run_stages(
     config: TrainConfig,
-    stages: Sequence[Stage],
+    stages: Sequence[Stage] | None = None,
     *,
     model: keras.Model | None = None,
     data_dir: str | None = None,
@@ -311,12 +244,13 @@ def run_stages(
     """Trains ``model`` through ``stages``, one `Trainer` run per stage.
 
     Each stage gets `stage_config` (epochs, learning rate, loss weights), a fresh optimizer,
-    the layers outside its modules frozen, and the folder ``run_dir/<index>_<name>``. After
-    the last stage every layer has its builder's trainable flag again.
+    the layers outside its modules frozen, and the folder ``run_dir/<index>_<name>``. Every
+    stage's modules are checked against the model before the first stage trains. After the
+    last stage every layer has its builder's trainable flag again.
 
     Args:
         config: the base config (model, data, losses, optimizer, schedule).
-        stages: the stages, e.g. `JAANET_STAGES`.
+        stages: the stages, e.g. `JAANET_STAGES`; None: ``config.stages``.
         model: the model to train (e.g. after `transfer_au_branches`); None: `build_model`.
         data_dir: TFDS data directory.
         run_dir: parent folder of the stage folders; None: ``config.run_dir``.
@@ -338,6 +272,8 @@ def run_stages(
     run_dir = run_dir or config.run_dir
     if run_dir is None:
         raise ValueError("Staged training needs a `run_dir` (argument or config.run_dir).")
+    if stages is None:
+        stages = config.stages or []
     stages = list(stages)
     if not stages or not all(isinstance(s, Stage) for s in stages):
         raise ValueError(f"`stages` must be a non-empty sequence of Stage. Received: {stages!r}")
@@ -350,6 +286,9 @@ def run_stages(
     base = {layer.name: layer.trainable for layer in model.layers}
     results = []
     try:
+        # A module the model lacks fails now, not after the earlier stages have trained.
+        for stage in stages:
+            set_trainable(model, stage.trainable, base)
         for index, stage in enumerate(stages, start=1):
             trainable = set_trainable(model, stage.trainable, base)
             folder = os.path.join(run_dir, f"{index}_{stage.name}")
@@ -375,6 +314,84 @@ def run_stages(
     finally:
         set_trainable(model, None, base)
     return model, results
+
+
+def run_training(
+    config: TrainConfig,
+    *,
+    model: keras.Model | None = None,
+    data_dir: str | None = None,
+    run_dir: str | None = None,
+    pipeline: Callable[..., tf.data.Dataset] | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Trains ``config``: one `Trainer` run, or its ``stages`` through `run_stages`.
+
+    Without ``config.stages`` the run folder is ``run_dir`` itself; with them, ``run_dir``
+    holds the config (``config.json``, stages included) and one folder per stage
+    (``<index>_<name>``, each a complete `Trainer` run: ``tfau evaluate --run_dir`` takes the
+    last one). Run again after a kill, it resumes: finished stages return at once.
+
+    Args:
+        config: the run's config.
+        model: the model to train; None: built from ``config``.
+        data_dir: TFDS data directory.
+        run_dir: run folder; None: ``config.run_dir``.
+        pipeline: `Trainer` pipeline; None: the model's.
+        strategy: a ``tf.distribute`` strategy; None: ``make_strategy(config.strategy)``.
+        log: progress function; None: print on the chief.
+
+    Returns:
+        One ``{"stage", "run_dir", "trainable", "history", "trainer"}`` per stage, as
+        `run_stages` returns them; a run without stages is a single entry with stage None.
+        ``results[-1]["trainer"].model`` is the trained model.
+
+    Example:
+        >>> results = run_training(config, run_dir="runs/jaanet")  # doctest: +SKIP
+        >>> results[-1]["trainer"].evaluate("part3")["mean_f1"]  # doctest: +SKIP
+
+    Reference:
+        Shao et al., "Deep Adaptive Attention ...", ECCV 2018, Sec. 4.1 (JAA-Net's stages).
+    """
+    run_dir = run_dir or config.run_dir
+    if run_dir is None:
+        raise ValueError("A run needs a `run_dir` (argument or config.run_dir).")
+    strategy = strategy or make_strategy(config.strategy)
+    if config.stages:
+        if is_chief(strategy):
+            os.makedirs(run_dir, exist_ok=True)
+            config.save(os.path.join(run_dir, "config.json"))
+        _, results = run_stages(
+            config,
+            model=model,
+            data_dir=data_dir,
+            run_dir=run_dir,
+            pipeline=pipeline,
+            strategy=strategy,
+            log=log,
+        )
+        return results
+    trainer = Trainer(
+        config,
+        model=model,
+        pipeline=pipeline,
+        strategy=strategy,
+        data_dir=data_dir,
+        run_dir=run_dir,
+        log=log,
+    )
+    history = trainer.train()
+    trainable = [layer.name for layer in trainer.model.layers if layer.trainable_weights]
+    return [
+        {
+            "stage": None,
+            "run_dir": run_dir,
+            "trainable": trainable,
+            "history": history,
+            "trainer": trainer,
+        }
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,184 @@
+"""Staged training from a config: `run_cv` per fold and `tfau train` run `TrainConfig.stages`."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfau.cli.main import main
+from tfau.synth import BP4D_AUS
+from tfau.training.model_files import read_model_info
+from tfau.training.protocol import run_cv
+
+
+def _jaanet_synth(**changes):
+    """The ``jaanet_synth`` experiment (tiny JAANet, its stages) with one step per epoch and
+    its first two stages: all modules, then the face alignment module alone."""
+    from tfau.cli._configs import resolve_config
+
+    config, _, _ = resolve_config("jaanet_synth")
+    assert [s.name for s in config.stages] == ["all_modules", "face_alignment", "au_modules"]
+    changes = {"stages": config.to_dict()["stages"][:2], "steps_per_epoch": 1, **changes}
+    return config.replace(**changes)
+
+
+def _checkpoint_layers(model, folder):
+    """Layer name -> its weights (BatchNorm statistics included, dropout seed states not) as
+    stored in the latest checkpoint of a Trainer folder."""
+    reader = tf.train.load_checkpoint(os.path.join(folder, "checkpoints"))
+    index = {id(v): i for i, v in enumerate(model.variables)}
+    return {
+        layer.name: [
+            reader.get_tensor(f"model_variables/{index[id(v)]}/.ATTRIBUTES/VARIABLE_VALUE")
+            for v in layer.weights
+        ]
+        for layer in model.layers
+        if layer.weights
+    }
+
+
+def _same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_run_cv_runs_the_stages_of_the_config_in_the_fold_folder(synth_data_dir, tmp_path):
+    from tfau.training.stages import module_layers
+
+    config = _jaanet_synth()
+    run_dir = str(tmp_path / "cv")
+    folds = run_cv(config, run_dir, folds=["part3"], data_dir=synth_data_dir, log=lambda m: None)
+    fold_dir = os.path.join(run_dir, "seed0", "part3")
+    assert sorted(os.listdir(fold_dir)) == [
+        "1_all_modules",
+        "2_face_alignment",
+        "config.json",
+        "model.json",
+        "model.keras",
+    ]
+    assert sorted(os.listdir(os.path.join(run_dir, "results"))) == [
+        "f1_vs_paper.png",
+        "per_fold.csv",
+        "results.md",
+        "summary.csv",
+    ]
+    # The fold's config keeps the stages; each stage folder's is the single run it was.
+    with open(os.path.join(fold_dir, "config.json")) as f:
+        assert [s["name"] for s in json.load(f)["stages"]] == ["all_modules", "face_alignment"]
+    stage_dirs = [os.path.join(fold_dir, name) for name in ("1_all_modules", "2_face_alignment")]
+    for folder, lr, lambda1 in zip(stage_dirs, (0.01, 1e-3), (0.5, 1.0), strict=True):
+        with open(os.path.join(folder, "config.json")) as f:
+            saved = json.load(f)
+        assert saved["stages"] is None and saved["epochs"] == 1
+        assert saved["optimizer"]["learning_rate"] == lr
+        assert saved["losses"]["landmarks"]["weight"] == lambda1
+        assert saved["val_split"] == "part1+part2"
+        with open(os.path.join(folder, "metrics.jsonl")) as f:
+            records = [json.loads(line) for line in f]
+        assert len(records) == 1 and records[0]["val_mean_f1"] is not None
+        assert os.path.exists(os.path.join(folder, "best.weights.h5"))
+
+    # The saved model (a JAANet built in the builder's layer order) maps checkpoint slots
+    # to layers. The stage that froze all but the alignment module changed only that module.
+    saved = keras.saving.load_model(os.path.join(fold_dir, "model.keras"))
+    first = _checkpoint_layers(saved, stage_dirs[0])
+    second = _checkpoint_layers(saved, stage_dirs[1])
+    align = {layer.name for layer in module_layers(saved, "align") if layer.weights}
+    assert "jaanet_align_fc2" in align and "jaanet_au_fc2" in first
+    assert {name for name in first if not _same(first[name], second[name])} == align
+
+    # Model selection within the last stage: its one epoch is the 2nd of the fold, and the
+    # saved model holds its weights, every layer trainable again.
+    (fold,) = folds
+    assert fold.fold == "part3" and fold.best_epoch == 1 and fold.num_frames == 6
+    with open(os.path.join(run_dir, "protocol.json")) as f:
+        assert json.load(f)["runs"][0]["best_epoch"] == 1
+    saved_layers = {layer.name: [v.numpy() for v in layer.weights] for layer in saved.layers}
+    assert all(_same(saved_layers[name], values) for name, values in second.items())
+    assert all(layer.trainable for layer in saved.layers)
+    info = read_model_info(os.path.join(fold_dir, "model.keras"))
+    assert info.model_name == "JAANet" and info.aus == tuple(BP4D_AUS)
+
+
+def _drml_staged(tiny_config, tmp_path, stages, name="config.json"):
+    """A DRML config file with ``stages``: 1 step of batch 2 per epoch."""
+    config = tiny_config.replace(steps_per_epoch=1, batch_size=2, checkpoint_every=100)
+    data = {**config.to_dict(), "stages": stages}
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+_DRML_STAGES = [
+    {"name": "all", "epochs": 1},
+    {"name": "head", "epochs": 2, "trainable": ["fc9", "fc10"], "learning_rate": 0.01},
+]
+
+
+def test_tfau_train_runs_the_stages_of_a_json_config(synth_data_dir, tiny_config, tmp_path):
+    import tfau.models
+
+    path = _drml_staged(tiny_config, tmp_path, _DRML_STAGES)
+    run_dir = str(tmp_path / "run")
+    args = ["train", "--config", path, "--run_dir", run_dir, "--data_dir", synth_data_dir]
+    assert main(args) == 0
+    assert sorted(os.listdir(run_dir)) == [
+        "1_all",
+        "2_head",
+        "config.json",
+        "model.json",
+        "model.keras",
+    ]
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert json.load(f)["stages"][1]["trainable"] == ["fc9", "fc10"]
+    stage_dirs = [os.path.join(run_dir, "1_all"), os.path.join(run_dir, "2_head")]
+    epochs = []
+    for folder in stage_dirs:
+        with open(os.path.join(folder, "metrics.jsonl")) as f:
+            epochs.append([json.loads(line)["epoch"] for line in f])
+    assert epochs == [[0], [0, 1]]
+    with open(os.path.join(stage_dirs[1], "config.json")) as f:
+        assert json.load(f)["optimizer"]["learning_rate"] == 0.01
+
+    model = tfau.models.DRML(**tiny_config.model_kwargs)
+    first = _checkpoint_layers(model, stage_dirs[0])
+    second = _checkpoint_layers(model, stage_dirs[1])
+    assert {name for name in first if not _same(first[name], second[name])} == {
+        "drml_fc9",
+        "drml_fc10",
+    }
+
+    # Run again: every stage is finished, so each restores its checkpoint and trains nothing.
+    checkpoints = {d: sorted(os.listdir(os.path.join(d, "checkpoints"))) for d in stage_dirs}
+    assert main(args) == 0
+    assert {d: sorted(os.listdir(os.path.join(d, "checkpoints"))) for d in stage_dirs} == (
+        checkpoints
+    )
+    # The final model is saved with its description, for export and predict.
+    model_path = os.path.join(run_dir, "model.keras")
+    assert read_model_info(model_path).aus == tuple(BP4D_AUS)
+    saved = keras.saving.load_model(model_path)
+    final = {layer.name: [v.numpy() for v in layer.weights] for layer in saved.layers}
+    assert all(_same(final[name], values) for name, values in second.items())
+
+
+def test_tfau_train_names_the_bad_stage(tiny_config, tmp_path):
+    bad = [*_DRML_STAGES[:1], {**_DRML_STAGES[1], "epochs": 0}]
+    path = _drml_staged(tiny_config, tmp_path, bad)
+    with pytest.raises(
+        SystemExit,
+        match=r"invalid config .*`stages\[1\]` \('head'\): `epochs` must be a positive "
+        r"integer\. Received: epochs=0",
+    ):
+        main(["train", "--config", path, "--run_dir", str(tmp_path / "run")])
+    good = _drml_staged(tiny_config, tmp_path, _DRML_STAGES, "good.json")
+    with pytest.raises(SystemExit, match=r"bad override: `stages\[0\]` must have the keys name"):
+        main(["train", "--config", good, "--run_dir", str(tmp_path / "run"), 'stages=[{"a": 1}]'])
+    # A module the network lacks stops the run before the first stage trains.
+    lacking = [*_DRML_STAGES[:1], {"name": "head", "epochs": 1, "trainable": ["align"]}]
+    path = _drml_staged(tiny_config, tmp_path, lacking, "lacking.json")
+    with pytest.raises(ValueError, match="Module 'align' matches no trainable layer of model"):
+        main(["train", "--config", path, "--run_dir", str(tmp_path / "run")])
+    assert os.listdir(tmp_path / "run") == ["config.json"]
