@@ -44,6 +44,16 @@ def _same(a, b):
     return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def _model_weights(path):
+    """Layer name -> weights of a saved ``.keras`` model."""
+    model = keras.saving.load_model(path)
+    return {layer.name: [v.numpy() for v in layer.weights] for layer in model.layers}
+
+
+def _same_weights(a, b):
+    return a.keys() == b.keys() and all(_same(a[name], b[name]) for name in a)
+
+
 def test_run_cv_runs_the_stages_of_the_config_in_the_fold_folder(synth_data_dir, tmp_path):
     from tfau.training.stages import module_layers
 
@@ -159,9 +169,25 @@ def test_tfau_train_runs_the_stages_of_a_json_config(synth_data_dir, tiny_config
     # The final model is saved with its description, for export and predict.
     model_path = os.path.join(run_dir, "model.keras")
     assert read_model_info(model_path).aus == tuple(BP4D_AUS)
-    saved = keras.saving.load_model(model_path)
-    final = {layer.name: [v.numpy() for v in layer.weights] for layer in saved.layers}
+    final = _model_weights(model_path)
     assert all(_same(final[name], values) for name, values in second.items())
+
+    # A run stopped after the first epoch of the second stage (its checkpoint at that epoch's
+    # end, as a kill then leaves it) resumes in that stage and ends with the same weights.
+    resumed = str(tmp_path / "resumed")
+    shorter = json.dumps([_DRML_STAGES[0], {**_DRML_STAGES[1], "epochs": 1}])
+    base = ["train", "--config", path, "--run_dir", resumed, "--data_dir", synth_data_dir]
+    assert main([*base, f"stages={shorter}"]) == 0
+    assert not _same_weights(_model_weights(os.path.join(resumed, "model.keras")), final)
+    metrics = os.path.join(resumed, "2_head", "metrics.jsonl")
+    with open(metrics) as f:
+        first_epoch = f.read()
+    assert main(base) == 0
+    with open(metrics) as f:
+        lines = f.read().splitlines(keepends=True)
+    # Epoch 0 of the stage was not trained again (its record, timing included, is kept).
+    assert lines[0] == first_epoch and json.loads(lines[1])["epoch"] == 1
+    assert _same_weights(_model_weights(os.path.join(resumed, "model.keras")), final)
 
 
 def test_tfau_train_names_the_bad_stage(tiny_config, tmp_path):
