@@ -190,7 +190,7 @@ def test_tfau_train_runs_the_stages_of_a_json_config(synth_data_dir, tiny_config
     assert _same_weights(_model_weights(os.path.join(resumed, "model.keras")), final)
 
 
-def test_tfau_train_names_the_bad_stage(tiny_config, tmp_path):
+def test_tfau_train_and_cv_name_the_bad_stage(tiny_config, tmp_path):
     bad = [*_DRML_STAGES[:1], {**_DRML_STAGES[1], "epochs": 0}]
     path = _drml_staged(tiny_config, tmp_path, bad)
     with pytest.raises(
@@ -202,6 +202,8 @@ def test_tfau_train_names_the_bad_stage(tiny_config, tmp_path):
     good = _drml_staged(tiny_config, tmp_path, _DRML_STAGES, "good.json")
     with pytest.raises(SystemExit, match=r"bad override: `stages\[0\]` must have the keys name"):
         main(["train", "--config", good, "--run_dir", str(tmp_path / "run"), 'stages=[{"a": 1}]'])
+    with pytest.raises(SystemExit, match=r"bad override: `stages` must be None or a non-empty"):
+        main(["cv", "--config", "jaanet_synth", "--run_dir", str(tmp_path / "cv"), "stages=[]"])
     # A module the network lacks stops the run before the first stage trains.
     lacking = [*_DRML_STAGES[:1], {"name": "head", "epochs": 1, "trainable": ["align"]}]
     path = _drml_staged(tiny_config, tmp_path, lacking, "lacking.json")

@@ -34,7 +34,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from tfau.training.config import TrainConfig
 from tfau.training.model_files import ModelInfo, save_trained_model
 from tfau.training.paper_results import PaperResult
 from tfau.training.results import FoldResult, evaluate_predictions, write_results
+
+if TYPE_CHECKING:
+    from tfau.training.trainer import Trainer
 
 DEFAULT_VALIDATION_FRACTION = 0.2
 #: The model each fold saves in its run folder (with its `ModelInfo` sidecar ``model.json``).
@@ -233,7 +236,7 @@ def subject_pipeline(pipeline: Any, train_subjects: Sequence[str]) -> Any:
     return wrapped
 
 
-def save_run_model(trainer: Any, path: str, data_dir: str | None = None) -> ModelInfo:
+def save_run_model(trainer: Trainer, path: str, data_dir: str | None = None) -> ModelInfo:
     """Saves a trainer's model as ``path`` (``.keras``) with its `ModelInfo` (``.json``).
 
     The AUs and face size come from the trainer's dataset, the mean and pipeline overrides
@@ -324,7 +327,7 @@ def fit_fold(
         steps_per_epoch=steps,
         run_dir=run_dir,
     )
-    stages = run_training(
+    runs = run_training(
         fold_config,
         pipeline=subject_pipeline(pipeline, fold.train_subjects),
         data_dir=data_dir,
@@ -332,8 +335,8 @@ def fit_fold(
         log=log,
     )
     # Epochs of the earlier stages (fewer than planned if one stopped early).
-    offset = sum(len(stage["history"]) for stage in stages[:-1])
-    trainer, history = stages[-1]["trainer"], stages[-1]["history"]
+    offset = sum(len(run["history"]) for run in runs[:-1])
+    trainer, history = runs[-1]["trainer"], runs[-1]["history"]
     best_epoch, val_f1 = None, None
     scored = [r for r in history if r.get("val_mean_f1") is not None]
     if scored:
