@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -171,6 +172,16 @@ def test_tfau_train_runs_the_stages_of_a_json_config(synth_data_dir, tiny_config
     assert read_model_info(model_path).aus == tuple(BP4D_AUS)
     final = _model_weights(model_path)
     assert all(_same(final[name], values) for name, values in second.items())
+    # `tfau evaluate` reads the staged run's model.keras (the run folder has no checkpoint).
+    assert main(["evaluate", "--run_dir", run_dir, "--data_dir", synth_data_dir]) == 0
+    (evaluation,) = [n for n in os.listdir(run_dir) if n.startswith("eval_")]
+    with open(os.path.join(run_dir, evaluation)) as f:
+        assert len(json.load(f)["f1"]) == len(BP4D_AUS)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy(os.path.join(run_dir, "config.json"), empty)
+    with pytest.raises(FileNotFoundError, match=r"No model\.keras .* and no checkpoint"):
+        main(["evaluate", "--run_dir", str(empty), "--data_dir", synth_data_dir])
 
     # A run stopped after the first epoch of the second stage (its checkpoint at that epoch's
     # end, as a kill then leaves it) resumes in that stage and ends with the same weights.

@@ -17,9 +17,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="evaluate a trained run on a split (per-AU F1, accuracy, AUC)",
-        description="Restores a run's latest checkpoint and evaluates it.",
+        description=(
+            "Evaluates a run folder's model.keras when it has one (a staged `tfau train` run, a "
+            "`tfau cv` fold), else restores its latest checkpoint."
+        ),
     )
-    parser.add_argument("--run_dir", required=True, help="folder written by `tfau train`")
+    parser.add_argument(
+        "--run_dir", required=True, help="folder written by `tfau train` or a `tfau cv` fold"
+    )
     parser.add_argument("--split", default=None, help="split (default: the config's test split)")
     parser.add_argument("--data_dir", default=None, help="TFDS data directory")
     parser.add_argument("--output", default=None, help="JSON file for the results")
@@ -33,10 +38,24 @@ def run(args: argparse.Namespace) -> int:
     config_path = os.path.join(args.run_dir, "config.json")
     if not os.path.exists(config_path):
         raise FileNotFoundError(f"No config.json in {args.run_dir!r}: is it a `tfau train` run?")
-    config = TrainConfig.load(config_path).replace(strategy="default")
-    trainer = Trainer(config, data_dir=args.data_dir, run_dir=args.run_dir)
-    if trainer.restore() == 0:
-        raise FileNotFoundError(f"No checkpoint in {os.path.join(args.run_dir, 'checkpoints')!r}.")
+    # A staged run's folder holds no checkpoint of its own (each stage has one, with optimizer
+    # slots of its modules only): its final model is model.keras, as in a CV fold's folder.
+    config = TrainConfig.load(config_path).replace(strategy="default", stages=None)
+    model_path = os.path.join(args.run_dir, "model.keras")
+    if os.path.exists(model_path):
+        import keras
+
+        import tfau.layers  # noqa: F401  (registers the custom layers for loading)
+
+        model = keras.saving.load_model(model_path)
+        trainer = Trainer(config, model=model, data_dir=args.data_dir, run_dir=args.run_dir)
+    else:
+        trainer = Trainer(config, data_dir=args.data_dir, run_dir=args.run_dir)
+        if trainer.restore() == 0:
+            checkpoints = os.path.join(args.run_dir, "checkpoints")
+            raise FileNotFoundError(
+                f"No model.keras in {args.run_dir!r} and no checkpoint in {checkpoints!r}."
+            )
     results = trainer.evaluate(args.split)
     print(f"{'AU':>6} {'F1':>6} {'Acc':>6} {'AUC':>6}")
     columns = (results["aus"], results["f1"], results["accuracy"], results["auc"])

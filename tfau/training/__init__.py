@@ -3,8 +3,9 @@
 ``Trainer`` runs a custom ``strategy.run`` loop (single device, MirroredStrategy,
 MultiWorkerMirroredStrategy), writes checkpoints, TensorBoard logs, the config and per-epoch
 metrics into its run folder, resumes exactly after a kill and stops on a NaN loss.
-``run_stages`` and the ``train_*`` functions of ``tfau.training.stages`` run the papers'
-staged trainings as a sequence of ``Trainer`` runs.
+``run_training`` (one run, or the config's stages), ``run_stages`` and the ``train_*``
+functions of ``tfau.training.stages`` run the papers' staged trainings as a sequence of
+``Trainer`` runs.
 """
 
 from tfau.training.config import (
@@ -25,6 +26,7 @@ from tfau.training.stages import (
     linear_transfer_fold,
     pretrain_vgg_classifier,
     run_stages,
+    run_training,
     train_aunets_domain_adapted,
     train_eacnet_staged,
     train_hydranet_heads,
@@ -56,6 +58,7 @@ __all__ = [
     "make_strategy",
     "pretrain_vgg_classifier",
     "run_stages",
+    "run_training",
     "train_aunets_domain_adapted",
     "train_eacnet_staged",
     "train_hydranet_heads",
