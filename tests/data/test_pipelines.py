@@ -145,13 +145,22 @@ def test_value_ranges_and_geometry(train_split):
     )
     resized = tf.image.resize(np.stack(decoded), (32, 32)).numpy()
     np.testing.assert_allclose(
-        inputs["image"].numpy(), keras.applications.vgg19.preprocess_input(resized), atol=1e-3
+        inputs["image"].numpy(),
+        keras.applications.vgg19.preprocess_input(resized.copy()),
+        atol=1e-3,
     )
+    # From random weights the VGG networks take [-1, 1] (normalization="symmetric").
+    symmetric = pipelines.get_pipeline("ENet", input_size=32, normalization="symmetric")
+    inputs, _ = next(iter(symmetric(train_split, training=False, batch_size=12)))
+    np.testing.assert_allclose(inputs["image"].numpy(), resized / 127.5 - 1, atol=1e-4)
     # AUNets flow image: a VGG-preprocessed 0-255 image.
     flow = pipelines.get_pipeline("AUNetFlow", input_size=32)
     inputs, _ = next(iter(flow(train_split, training=False, batch_size=12)))
     bgr = inputs["flow"].numpy() + np.array(transforms.VGG_BGR_MEAN)
     assert bgr.min() >= -1e-3 and bgr.max() <= 255 + 1e-3 and bgr.std() > 1
+    flow = pipelines.get_pipeline("AUNetFlow", input_size=32, normalization="symmetric")
+    symmetric, _ = next(iter(flow(train_split, training=False, batch_size=12)))
+    np.testing.assert_allclose(symmetric["flow"].numpy(), bgr[..., ::-1] / 127.5 - 1, atol=1e-4)
     # PAttNet: patches in [-1, 1].
     pattnet = pipelines.get_pipeline("PAttNet", input_size=64, patch_size=40)
     inputs, _ = next(iter(pattnet(train_split, training=False, batch_size=12)))
@@ -245,6 +254,8 @@ def test_errors(train_split):
         pipelines.get_pipeline("VGG")
     with pytest.raises(ValueError, match="`fusion` must be one of"):
         pipelines.aunets_config(fusion="vertical")
+    with pytest.raises(ValueError, match=r"`normalization` must be one of .* Received: normalization=.imagenet."):
+        pipelines.eacnet_config(normalization="imagenet")
     with pytest.raises(ValueError, match="A crop needs `source_size` >= `input_size`"):
         pipelines.jaanet_config(input_size=176, source_size=150)
     with pytest.raises(ValueError, match="`patch_index` must be one of PAttNet's patches"):

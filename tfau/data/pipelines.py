@@ -420,18 +420,22 @@ def jaanet_config(input_size: int = 176, source_size: int | None = 200) -> Pipel
 
 
 def eacnet_config(
-    input_size: int = 224, landmarks: bool = True, flip: bool = False
+    input_size: int = 224,
+    landmarks: bool = True,
+    flip: bool = False,
+    normalization: str = "caffe",
 ) -> PipelineConfig:
     """EAC-Net family: the face resized to 224, VGG range; landmarks for E-Net / EAC-Net.
 
     The paper performs no augmentation ("we do not perform any preprocessing to the input
-    images"): ``flip`` defaults to False.
+    images"): ``flip`` defaults to False. ``normalization``: ``"caffe"`` (the ImageNet
+    weights' range) or ``"symmetric"`` ([-1, 1]) for a network trained from random weights.
     """
     return PipelineConfig(
         input_size=input_size,
         crop=False,
         flip=flip,
-        normalization="caffe",
+        normalization=normalization,
         inputs=("image", "landmarks") if landmarks else ("image",),
     )
 
@@ -442,11 +446,14 @@ def aunets_config(
     flip: bool = False,
     flow_preset: str = "medium",
     max_flow_magnitude: float | None = None,
+    normalization: str = "caffe",
 ) -> PipelineConfig:
     """AUNets: 224 faces, VGG range; the flow image for the flow fusions (Sec. 3.3, 4.1.5).
 
     Every tfau AUNet takes ``"image"`` and ``"flow"`` separately and fuses them in the graph
     (6 channels, 224 x 448 side by side, or two streams), so one pipeline serves them all.
+    ``normalization``: ``"caffe"`` (the ImageNet weights' range) or ``"symmetric"``
+    ([-1, 1]) for a network trained from random weights.
     """
     if fusion not in _FUSION_INPUTS:
         raise ValueError(
@@ -456,7 +463,7 @@ def aunets_config(
         input_size=input_size,
         crop=False,
         flip=flip,
-        normalization="caffe",
+        normalization=normalization,
         inputs=_FUSION_INPUTS[fusion],
         flow_preset=flow_preset,
         max_flow_magnitude=max_flow_magnitude,
