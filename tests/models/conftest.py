@@ -84,6 +84,12 @@ def dummy_targets():
 LEARNING_AUS = (1, 4, 12, 25)
 
 
+@pytest.fixture(scope="session")
+def learning_aus():
+    """``LEARNING_AUS``, for networks that place attention by AU (JAA-Net)."""
+    return LEARNING_AUS
+
+
 def _synth_faces(generator, subject, task, num_frames, size):
     """Face crops (square box around the landmarks, x1.3) resized to ``size``, their
     landmarks in crop pixels, and the occurrence labels of ``LEARNING_AUS``."""
