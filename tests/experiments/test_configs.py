@@ -22,7 +22,7 @@ PAPERS = ("drml", "eacnet", "jaanet", "aunets", "pattnet")
 
 
 def test_every_paper_has_its_published_datasets_and_a_synth_version():
-    expected = {f"{p}_bp4d" for p in PAPERS} | {f"{p}_synth" for p in PAPERS}
+    expected = {f"{p}_{d}" for p in PAPERS for d in ("bp4d", "synth", "synthbp4d")}
     expected |= {"drml_disfa", "eacnet_disfa", "jaanet_disfa"}
     assert set(ex.list_experiments()) == expected
     with pytest.raises(KeyError, match=r"Unknown experiment 'nope'\. Experiments: aunets_bp4d"):
@@ -54,10 +54,12 @@ def test_config_is_valid(name):
     else:
         assert "not the row mean" in paper.note
     assert f"--config {name}" in experiment.command and experiment.stages and experiment.runs
-    if experiment.dataset == "synth":
-        # Tiny networks: build them and check the pipeline feeds their input size.
+    if experiment.dataset.startswith("synth"):
+        # CPU-sized networks: build them and check the pipeline feeds their input size.
         model = builder_fn(**config.model_kwargs)
-        assert model.count_params() < 3_000_000
+        assert model.count_params() < (3_000_000 if experiment.dataset == "synth" else 10_000_000)
+        if experiment.dataset == "synthbp4d":  # the command writes and builds its data
+            assert f"tfau build bp4d --config {config_name} " in experiment.command
         image = model.inputs[0].shape if len(model.inputs) == 1 else None
         if "patches" in pipeline.inputs:
             assert tuple(model.inputs[0].shape[2:4]) == (pipeline.patch_size,) * 2
