@@ -330,8 +330,8 @@ def run_training(
 
     Without ``config.stages`` the run folder is ``run_dir`` itself; with them, ``run_dir``
     holds the config (``config.json``, stages included) and one folder per stage
-    (``<index>_<name>``, each a complete `Trainer` run: ``tfau evaluate --run_dir`` takes the
-    last one). Run again after a kill, it resumes: finished stages return at once.
+    (``<index>_<name>``, each a complete `Trainer` run). Run again after a kill, it resumes:
+    finished stages return at once.
 
     Args:
         config: the run's config.
