@@ -141,11 +141,19 @@ def test_attention_follows_the_predicted_landmarks():
     _fix_landmarks(model, landmarks)
     outputs = model({"image": images})
     np.testing.assert_allclose(outputs["landmarks"][0], landmarks, atol=1e-5)
-    expected_initial = faces.jaanet_attention_maps(
+    padded = faces.jaanet_attention_maps(
         np.stack([landmarks] * 2), AUS, image_size=SIZE, map_size=SIZE // 4 + 8
-    ).numpy()[:, 4:-4, 4:-4]
+    ).numpy()
+    # The refinement target: the authors' F.interpolate(size=l/4), nearest cell floor(i * s).
+    cells = np.floor(np.arange(SIZE // 4) * (SIZE // 4 + 8) / (SIZE // 4)).astype(int)
+    expected_initial = padded[:, cells][:, :, cells]
     assert expected_initial.max() == 1.0
     np.testing.assert_allclose(outputs["attention_initial"], expected_initial, atol=1e-6)
+    cropped = JAANet(**TINY, attention_target="crop")
+    cropped.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        cropped({"image": images})["attention_initial"], padded[:, 4:-4, 4:-4], atol=1e-6
+    )
 
     # Moving the predicted landmarks (alignment weights) moves the maps the AU branches use.
     moved = landmarks + np.array([5.0, 3.0], "float32")
@@ -153,7 +161,7 @@ def test_attention_follows_the_predicted_landmarks():
     moved_outputs = model({"image": images})
     expected_moved = faces.jaanet_attention_maps(
         np.stack([moved] * 2), AUS, image_size=SIZE, map_size=SIZE // 4 + 8
-    ).numpy()[:, 4:-4, 4:-4]
+    ).numpy()[:, cells][:, :, cells]
     np.testing.assert_allclose(moved_outputs["attention_initial"], expected_moved, atol=1e-6)
     assert not np.allclose(moved_outputs["attention_initial"], outputs["attention_initial"])
     assert not np.allclose(moved_outputs["attention"], outputs["attention"], atol=1e-4)

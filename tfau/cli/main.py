@@ -22,6 +22,7 @@ VERB_MODULES: tuple[str, ...] = (
     "tfau.cli.train",
     "tfau.cli.evaluate",
     "tfau.cli.cv",
+    "tfau.cli.convert",
     "tfau.cli.export",
     "tfau.cli.predict",
     "tfau.cli.plot",

@@ -25,11 +25,12 @@ AU centres (``tfau.faces.au_centres``), 49-point landmarks in, pixels out:
 
 Attention maps (``tfau.faces.attention``), TF graph, ``(B, 49, 2)`` (or one face) in:
     ``jaanet_attention_maps(landmarks, aus, image_size=176, map_size=None, zeta=0.14,
-    xi=0.56, uniform=False)``: ``(B, 52, 52, len(aus))`` for 176 (eq. 3 of JAA-Net).
+    xi=0.56, uniform=False, centre_rounding="half_pixel")``: ``(B, 52, 52, len(aus))`` for
+    176 (eq. 3 of JAA-Net); ``centre_rounding="round"`` places centres as the authors' code.
     ``eacnet_attention_map(landmarks, image_size, map_size=100, aus=None, half_size=5,
     slope=0.095)``: ``(B, 100, 100, 1)``, or one channel per AU when ``aus`` is given.
     ``jaanet_map_size(image_size)``, ``jaanet_half_size(map_size, zeta=0.14)``.
-    ``JAANET_ZETA`` (0.14), ``JAANET_XI`` (0.56), ``EACNET_MAP_SIZE`` (100),
+    ``CENTRE_ROUNDINGS``, ``JAANET_ZETA`` (0.14), ``JAANET_XI`` (0.56), ``EACNET_MAP_SIZE`` (100),
     ``EACNET_HALF_SIZE`` (5), ``EACNET_SLOPE`` (0.095).
 
 Alignment (``tfau.faces.alignment``), numpy / OpenCV, one face at a time:
@@ -66,6 +67,7 @@ from tfau.faces.alignment_tf import (
     warp_affine_tf,
 )
 from tfau.faces.attention import (
+    CENTRE_ROUNDINGS,
     EACNET_HALF_SIZE,
     EACNET_MAP_SIZE,
     EACNET_SLOPE,
@@ -105,6 +107,7 @@ from tfau.faces.schemes import (
 )
 
 __all__ = [
+    "CENTRE_ROUNDINGS",
     "EACNET_AUS",
     "EACNET_CENTRES",
     "EACNET_HALF_SIZE",

@@ -9,9 +9,12 @@ Grid convention: landmarks are pixel indices of an ``image_size`` image, pixel `
 ``[i - 0.5, i + 0.5)``; map pixel ``j`` spans image coordinates
 ``[j * W / M - 0.5, (j + 1) * W / M - 0.5)``, so a centre ``x`` falls on map pixel
 ``floor((x + 0.5) * M / W)`` (the half-pixel-centre convention of ``tf.image.resize``, and the
-cell ``tfau.layers.ROICrop`` crops). Each centre is snapped to that pixel, so the map equals 1
-exactly there. The authors' code rounds ``x * M / W`` instead, which can land one map pixel
-away.
+cell ``tfau.layers.ROICrop`` crops; ``centre_rounding="half_pixel"``). Each centre is snapped
+to that pixel, so the map equals 1 exactly there. JAA-Net's released code rounds ``x * M / W``
+instead (Python's ``round``, half to even) and clamps each window's first and last row and
+column into the map (``centre_rounding="round"``): on real landmark sets about a third of the
+centre coordinates land one map pixel (3.4 input pixels at 176 / 52) up or left of the
+half-pixel rule. The paper states neither; ``"round"`` reproduces the authors' trained models.
 
 The maps are constants with respect to the landmarks (``tf.stop_gradient``): JAA-Net feeds its
 predicted landmarks in without back-propagating through the map, as the authors' code does.
@@ -46,6 +49,9 @@ EACNET_SLOPE = 0.095
 #: JAA-Net's eq. 3 coefficients.
 JAANET_ZETA = 0.14
 JAANET_XI = 0.56
+
+#: How a centre is placed on the map grid (see the module docstring).
+CENTRE_ROUNDINGS: tuple[str, ...] = ("half_pixel", "round")
 
 
 def image_height_width(image_size: int | Sequence[int]) -> tuple[int, int]:
@@ -93,18 +99,36 @@ def _per_centre_maps(
     map_size: int,
     half_size: int,
     slope: float,
+    centre_rounding: str = "half_pixel",
 ) -> tf.Tensor:
     """``(B, C, 2)`` image-pixel centres -> ``(B, C, map_size, map_size)`` window maps."""
     height, width = image_height_width(image_size)
     centres = tf.stop_gradient(tf.cast(centres, tf.float32))
     scale = tf.constant([map_size / width, map_size / height], tf.float32)
-    grid_centres = tf.floor((centres + 0.5) * scale)
     coords = tf.range(map_size, dtype=tf.float32)
+    if centre_rounding == "half_pixel":
+        grid_centres = tf.floor((centres + 0.5) * scale)
+        low, high = grid_centres - half_size, grid_centres + half_size
+    else:
+        # tf.round rounds half to even, as Python's round; the window's ends are clamped into
+        # the map, so a centre far outside still paints the border row or column.
+        grid_centres = tf.round(centres * scale)
+        low = tf.clip_by_value(grid_centres - half_size, 0.0, map_size - 1.0)
+        high = tf.clip_by_value(grid_centres + half_size, 0.0, map_size - 1.0)
     dx = tf.abs(coords - grid_centres[..., 0:1])[..., None, :]  # (B, C, 1, W)
     dy = tf.abs(coords - grid_centres[..., 1:2])[..., :, None]  # (B, C, H, 1)
-    inside = tf.logical_and(dx <= half_size, dy <= half_size)
+    inside_x = tf.logical_and(coords >= low[..., 0:1], coords <= high[..., 0:1])[..., None, :]
+    inside_y = tf.logical_and(coords >= low[..., 1:2], coords <= high[..., 1:2])[..., :, None]
     weight = tf.maximum(1.0 - slope * (dx + dy), 0.0)
-    return tf.where(inside, weight, 0.0)
+    return tf.where(tf.logical_and(inside_x, inside_y), weight, 0.0)
+
+
+def _check_centre_rounding(centre_rounding: str) -> None:
+    if centre_rounding not in CENTRE_ROUNDINGS:
+        raise ValueError(
+            f"`centre_rounding` must be one of {CENTRE_ROUNDINGS}. "
+            f"Received: centre_rounding={centre_rounding!r}"
+        )
 
 
 def _validate_map_args(map_size: int, half_size: int, slope: float) -> None:
@@ -124,6 +148,7 @@ def jaanet_attention_maps(
     zeta: float = JAANET_ZETA,
     xi: float = JAANET_XI,
     uniform: bool = False,
+    centre_rounding: str = "half_pixel",
 ) -> tf.Tensor:
     """JAA-Net's initial attention map of each AU (eq. 3), in the TF graph.
 
@@ -162,11 +187,14 @@ def jaanet_attention_maps(
     if zeta <= 0:
         raise ValueError(f"`zeta` must be > 0. Received: zeta={zeta}")
     _validate_map_args(map_size, 0, xi)
+    _check_centre_rounding(centre_rounding)
     slope = 0.0 if uniform else xi / (map_size * zeta)
     half_size = jaanet_half_size(map_size, zeta)
     landmarks, one_face = _as_batch(landmarks)
     centres = jaanet_au_centres(landmarks, aus)  # (B, 2A, 2), AU k at rows 2k, 2k + 1
-    per_centre = _per_centre_maps(centres, (height, width), map_size, half_size, slope)
+    per_centre = _per_centre_maps(
+        centres, (height, width), map_size, half_size, slope, centre_rounding
+    )
     pairs = tf.reshape(per_centre, [-1, len(aus), 2, map_size, map_size])
     maps = tf.transpose(tf.reduce_max(pairs, axis=2), [0, 2, 3, 1])
     return maps[0] if one_face else maps

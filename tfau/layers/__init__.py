@@ -15,6 +15,7 @@ from tfau.layers.attention_refinement import AttentionRefinement
 from tfau.layers.gradient_scale import GradientScale
 from tfau.layers.local_au_branches import LocalAUBranches
 from tfau.layers.local_response_normalization import LocalResponseNormalization
+from tfau.layers.nearest_resize import NearestResize
 from tfau.layers.region_conv2d import RegionConv2D
 from tfau.layers.region_dense import RegionDense
 from tfau.layers.roi_crop import ROICrop

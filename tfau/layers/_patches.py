@@ -10,6 +10,7 @@ zero padding at every cell border, because a cell's pixels never share a group w
 neighbours'.
 """
 
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -87,12 +88,13 @@ def clone_initializer(initializer: keras.initializers.Initializer):
     return initializer.__class__.from_config(initializer.get_config())
 
 
+@functools.cache
 def _native_grouped_gradients() -> bool:
     """Whether TensorFlow can differentiate a grouped ``tf.nn.conv2d`` here.
 
-    GPUs (cuDNN) and CPUs with oneDNN (TensorFlow's default on x86) can; TensorFlow's own CPU
-    kernels cannot ("Gradients for grouped convolutions are not supported on CPU"), which is
-    the case when ``TF_ENABLE_ONEDNN_OPTS=0``.
+    GPUs (cuDNN) and CPUs with oneDNN can; TensorFlow's own CPU kernels cannot ("Gradients
+    for grouped convolutions are not supported on CPU"). TensorFlow turns oneDNN on by default
+    on Intel CPUs only: AMD CPUs, and ``TF_ENABLE_ONEDNN_OPTS=0``, run without it.
     """
     if tf.config.list_physical_devices("GPU"):
         return True
@@ -123,6 +125,25 @@ def grouped_conv2d(x, kernel, bias, native_gradient: bool | None = None):
     # A plain add, not BiasAdd: TF's graph optimizer would fuse Conv2D + BiasAdd into a kernel
     # that rejects grouped convolutions on CPUs without oneDNN.
     return _grouped_conv2d_portable(x, kernel) + ops.reshape(bias, (1, 1, 1, -1))
+
+
+def grouped_conv2d_any(x, kernel, strides: int, padding: str):
+    """``tf.nn.conv2d`` with a grouped ``kernel`` (input depth a fraction of ``x``'s), any
+    stride and padding, differentiable on every machine.
+
+    Where TensorFlow has no grouped-convolution gradient (CPUs without oneDNN, e.g. AMD CPUs,
+    where TensorFlow leaves oneDNN off, see ``_native_grouped_gradients``) the groups run as
+    separate convolutions: the same values, one op per group.
+    """
+    if _native_grouped_gradients():
+        return tf.nn.conv2d(x, kernel, strides, padding)
+    groups = x.shape[-1] // kernel.shape[2]
+    inputs = tf.split(x, groups, axis=-1)
+    kernels = tf.split(kernel, groups, axis=-1)
+    return tf.concat(
+        [tf.nn.conv2d(i, k, strides, padding) for i, k in zip(inputs, kernels, strict=True)],
+        axis=-1,
+    )
 
 
 @tf.custom_gradient

@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfau.layers import _patches
+
 _KERNEL = 3
 _NUM_CONVS = 4
 # Each unpadded 3 x 3 convolution removes one cell on every side.
@@ -51,6 +53,10 @@ class AttentionRefinement(keras.layers.Layer):
             initializers (the default) are exactly per AU, while fan-out based ones would see
             ``num_aus`` times the true fan-out. Defaults to ``"he_normal"``.
         bias_initializer: initializer for the convolution biases. Defaults to ``"zeros"``.
+        momentum: momentum of the batch normalisations' moving statistics. Defaults to
+            ``0.99`` (Keras).
+        epsilon: variance epsilon of the batch normalisations. Defaults to ``1e-3`` (Keras;
+            PyTorch and Caffe use ``1e-5``).
         **kwargs: base `keras.layers.Layer` arguments (``name``, ``dtype``, ...).
 
     Call arguments:
@@ -86,6 +92,8 @@ class AttentionRefinement(keras.layers.Layer):
         implementation: str = "per_au",
         kernel_initializer="he_normal",
         bias_initializer="zeros",
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -108,6 +116,8 @@ class AttentionRefinement(keras.layers.Layer):
         self.implementation = implementation
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.momentum = momentum
+        self.epsilon = epsilon
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -152,7 +162,10 @@ class AttentionRefinement(keras.layers.Layer):
             )
             if normalised:
                 batch_norm = keras.layers.BatchNormalization(
-                    name=f"batch_norm_{index + 1}", dtype=self.dtype_policy
+                    momentum=self.momentum,
+                    epsilon=self.epsilon,
+                    name=f"batch_norm_{index + 1}",
+                    dtype=self.dtype_policy,
                 )
                 batch_norm.build((None, None, None, num_aus * out_per_au))
                 self.batch_norms.append(batch_norm)
@@ -179,7 +192,8 @@ class AttentionRefinement(keras.layers.Layer):
             else:
                 # Native grouped convolution: the kernel's input depth (1 or `width`) is a
                 # fraction of the input's channels, so TensorFlow runs one group per AU.
-                x = tf.nn.conv2d(x, ops.cast(self.kernels[index], x.dtype), 1, "VALID")
+                kernel = ops.cast(self.kernels[index], x.dtype)
+                x = _patches.grouped_conv2d_any(x, kernel, 1, "VALID")
             if self.biases[index] is not None:
                 x = x + ops.cast(self.biases[index], x.dtype)
             if index < _NUM_CONVS - 1:
@@ -214,6 +228,8 @@ class AttentionRefinement(keras.layers.Layer):
                 "implementation": self.implementation,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "momentum": self.momentum,
+                "epsilon": self.epsilon,
             }
         )
         return config

@@ -41,6 +41,9 @@ class LandmarkAttention(keras.layers.Layer):
         xi: JAA-Net's decay coefficient. Defaults to 0.56. ``"jaanet"`` only.
         uniform: weight 1 inside every window (JAA-Net's "UA" ablation, Table 3).
             Defaults to False.
+        centre_rounding: ``"half_pixel"`` (the map pixel that contains the centre) or
+            ``"round"`` (JAA-Net's released code, which its trained models need). See
+            ``tfau.faces.attention``. Defaults to ``"half_pixel"``. ``"jaanet"`` only.
         **kwargs: base `keras.layers.Layer` arguments (``name``, ``dtype``, ...).
 
     Call arguments:
@@ -80,6 +83,7 @@ class LandmarkAttention(keras.layers.Layer):
         zeta: float = JAANET_ZETA,
         xi: float = JAANET_XI,
         uniform: bool = False,
+        centre_rounding: str = "half_pixel",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -124,6 +128,11 @@ class LandmarkAttention(keras.layers.Layer):
             raise ValueError(f"`zeta` must be > 0. Received: zeta={zeta!r}")
         if not xi >= 0:
             raise ValueError(f"`xi` must be >= 0. Received: xi={xi!r}")
+        if centre_rounding not in faces.CENTRE_ROUNDINGS:
+            raise ValueError(
+                f"`centre_rounding` must be one of {faces.CENTRE_ROUNDINGS}. "
+                f"Received: centre_rounding={centre_rounding!r}"
+            )
         self.rule = rule
         self.aus = aus
         self.image_size = image_size
@@ -131,6 +140,7 @@ class LandmarkAttention(keras.layers.Layer):
         self.zeta = float(zeta)
         self.xi = float(xi)
         self.uniform = bool(uniform)
+        self.centre_rounding = centre_rounding
 
     @property
     def channels(self) -> int:
@@ -156,6 +166,7 @@ class LandmarkAttention(keras.layers.Layer):
                 zeta=self.zeta,
                 xi=self.xi,
                 uniform=self.uniform,
+                centre_rounding=self.centre_rounding,
             )
         else:
             maps = faces.eacnet_attention_map(
@@ -183,6 +194,7 @@ class LandmarkAttention(keras.layers.Layer):
                 "zeta": self.zeta,
                 "xi": self.xi,
                 "uniform": self.uniform,
+                "centre_rounding": self.centre_rounding,
             }
         )
         return config

@@ -9,6 +9,7 @@ from keras import ops
 from tfau.layers import _patches
 
 _IMPLEMENTATIONS = ("per_au", "grouped")
+_REDUCTIONS = ("sum", "mean")
 
 
 # Padding 1 on each side (Caffe's pad 1) for every stride. Stride 1 uses "SAME" (identical for
@@ -59,7 +60,8 @@ class LocalAUBranches(keras.layers.Layer):
 
     For AU ``i``, the shared features are multiplied by that AU's (refined) attention map and
     go through ``len(filters)`` stages of ``convs_per_stage`` x [3 x 3 convolution ->
-    BatchNorm -> ReLU] and a 2 x 2 max-pool; the outputs of all AUs are summed. Every AU has
+    BatchNorm -> ReLU] and a 2 x 2 max-pool; the outputs of all AUs are summed (the paper's
+    Fig. 3) or averaged (the authors' released code, ``reduction="mean"``). Every AU has
     its own weights (e.g. 12 branches of 64 -> 96, 96 -> 128, 128 -> 160 channels in JAA-Net).
 
     The weights of all AUs are stored together, grouped by AU along the output channels
@@ -82,6 +84,7 @@ class LocalAUBranches(keras.layers.Layer):
             paper: every convolution is 3 x 3 / 1 / 1); the authors' released Caffe model
             uses ``2``.
         implementation: ``"per_au"`` or ``"grouped"``, see above. Defaults to ``"per_au"``.
+        reduction: ``"sum"`` or ``"mean"`` over the AU branches. Defaults to ``"sum"``.
         momentum: momentum of the BatchNorm moving statistics (updated in training calls, as
             Keras' BatchNormalization). Defaults to ``0.99``.
         epsilon: BatchNorm variance epsilon. Defaults to ``1e-3``.
@@ -122,6 +125,7 @@ class LocalAUBranches(keras.layers.Layer):
         convs_per_stage: int = 2,
         first_stride: int = 1,
         implementation: str = "per_au",
+        reduction: str = "sum",
         momentum: float = 0.99,
         epsilon: float = 1e-3,
         kernel_initializer="he_normal",
@@ -140,6 +144,11 @@ class LocalAUBranches(keras.layers.Layer):
                 f"Received: implementation={implementation!r}"
             )
         self.implementation = implementation
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"`reduction` must be one of {_REDUCTIONS}. Received: reduction={reduction!r}"
+            )
+        self.reduction = reduction
         self.momentum = momentum
         self.epsilon = epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -228,7 +237,7 @@ class LocalAUBranches(keras.layers.Layer):
         """One native convolution; grouped when ``x`` holds all AUs' channels, else on the
         kernel slice ``units`` of one AU."""
         kernel = ops.cast(self.kernels[index][..., units], x.dtype)
-        x = tf.nn.conv2d(_pad(x, stride), kernel, stride, _padding(stride))
+        x = _patches.grouped_conv2d_any(_pad(x, stride), kernel, stride, _padding(stride))
         return x + ops.cast(self.biases[index][units], x.dtype)
 
     def _normalize(self, x, index, units, training, batch_statistics):
@@ -289,12 +298,13 @@ class LocalAUBranches(keras.layers.Layer):
                     self._update_moving_statistics(index, batch_statistics)
                 index += 1
             branches = [ops.max_pool(x, 2, strides=2, padding="valid") for x in branches]
+        reduce = ops.sum if self.reduction == "sum" else ops.mean
         if self.implementation == "per_au":
-            return ops.sum(ops.stack(branches, axis=0), axis=0)
+            return reduce(ops.stack(branches, axis=0), axis=0)
         x = branches[0]
         out_height, out_width = ops.shape(x)[1], ops.shape(x)[2]
         per_au = ops.reshape(x, (-1, out_height, out_width, self.num_aus, self.filters[-1]))
-        return ops.sum(per_au, axis=3)
+        return reduce(per_au, axis=3)
 
     def compute_output_shape(self, input_shape):
         features_shape = tuple(input_shape[0])
@@ -315,6 +325,7 @@ class LocalAUBranches(keras.layers.Layer):
                 "convs_per_stage": self.convs_per_stage,
                 "first_stride": self.first_stride,
                 "implementation": self.implementation,
+                "reduction": self.reduction,
                 "momentum": self.momentum,
                 "epsilon": self.epsilon,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),

@@ -34,13 +34,14 @@ from collections.abc import Sequence
 
 import keras
 
-from tfau.faces import JAANET_AUS
+from tfau.faces import CENTRE_ROUNDINGS, JAANET_AUS
 from tfau.faces.attention import JAANET_XI, JAANET_ZETA
 from tfau.layers import (
     AttentionRefinement,
     GradientScale,
     HierarchicalMultiScaleRegion,
     LandmarkAttention,
+    NearestResize,
     RegionLayer,
 )
 from tfau.layers.local_au_branches import LocalAUBranches, branch_output_size
@@ -55,6 +56,8 @@ NUM_LANDMARKS = 49
 
 _REGIONS = ("hierarchical", "drml", "none")
 _DISTRIBUTIONS = ("gaussian", "uniform")
+_REDUCTIONS = ("sum", "mean")
+_ATTENTION_TARGETS = ("nearest", "crop")
 # Three [conv x 2, max-pool] stages with 3c, 4c, 5c "block units" of 4 channels each.
 _STAGE_UNITS = (12, 16, 20)
 
@@ -65,23 +68,23 @@ def _check_positive_int(value, name: str) -> int:
     return value
 
 
-def apply_conv_bn_relu(x, filters: int, name: str):
+def apply_conv_bn_relu(x, filters: int, name: str, bn_epsilon: float = 1e-3):
     """3 x 3 / 1 / 1 convolution, BatchNorm and ReLU (every convolution of JAA-Net's trunk)."""
     x = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-def apply_conv_stages(x, filters: Sequence[int], name: str):
+def apply_conv_stages(x, filters: Sequence[int], name: str, bn_epsilon: float = 1e-3):
     """``len(filters)`` x [conv-BN-ReLU x 2, 2 x 2 max-pool]: the alignment / global module."""
     for stage, stage_filters in enumerate(filters, start=1):
         for conv in (1, 2):
-            x = apply_conv_bn_relu(x, stage_filters, name=f"{name}_{stage}_{conv}")
+            x = apply_conv_bn_relu(x, stage_filters, f"{name}_{stage}_{conv}", bn_epsilon)
         x = keras.layers.MaxPooling2D(2, name=f"{name}_{stage}_pool")(x)
     return x
 
 
-def apply_region_block(x, filters: int, region: str, name: str):
+def apply_region_block(x, filters: int, region: str, name: str, bn_epsilon: float = 1e-3):
     """One region-learning block (``filters`` channels) followed by a 2 x 2 max-pool.
 
     ``"hierarchical"``: JAA-Net's hierarchical multi-scale region layer (Fig. 2a; the layer
@@ -91,15 +94,15 @@ def apply_region_block(x, filters: int, region: str, name: str):
     plain stacked convolutions, two conv-BN-ReLU (Fig. 2c).
     """
     if region == "hierarchical":
-        x = HierarchicalMultiScaleRegion(filters, name=f"{name}_hmr")(x)
+        x = HierarchicalMultiScaleRegion(filters, epsilon=bn_epsilon, name=f"{name}_hmr")(x)
     elif region == "drml":
         x = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
-        x = RegionLayer(grid_size=8, name=f"{name}_region")(x)
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = RegionLayer(grid_size=8, epsilon=bn_epsilon, name=f"{name}_region")(x)
+        x = keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_bn")(x)
         x = keras.layers.ReLU(name=f"{name}_relu")(x)
     else:
-        x = apply_conv_bn_relu(x, filters, name=f"{name}_1")
-        x = apply_conv_bn_relu(x, filters, name=f"{name}_2")
+        x = apply_conv_bn_relu(x, filters, f"{name}_1", bn_epsilon)
+        x = apply_conv_bn_relu(x, filters, f"{name}_2", bn_epsilon)
     return keras.layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
 
@@ -183,6 +186,10 @@ def JAANet(
     xi: float = JAANET_XI,
     local_first_stride: int = 1,
     local_implementation: str = "per_au",
+    local_reduction: str = "sum",
+    centre_rounding: str = "half_pixel",
+    attention_target: str = "nearest",
+    bn_epsilon: float = 1e-3,
     name: str = "jaanet",
 ) -> keras.Model:
     """Builds JAA-Net (joint AU detection and face alignment with adaptive attention).
@@ -196,8 +203,8 @@ def JAANet(
     - ``"attention"``: ``(batch, l/4, l/4, A)`` float32 attention maps that weight the local
       branches: the refined maps, or the initial maps (eq. 3 at ``l/4``) without refinement;
     - with ``refinement=True`` also ``"attention_initial"``: ``(batch, l/4, l/4, A)`` the
-      initial maps at the refined maps' pixels (the central ``l/4`` of the ``l/4 + 8`` maps
-      fed to the refinement), the target of the refinement loss (eq. 4,
+      ``l/4 + 8`` initial maps brought to the refined maps' size (``attention_target``),
+      the target of the refinement loss (eq. 4,
       ``tfau.losses.attention_refinement_loss(outputs["attention_initial"],
       outputs["attention"])``), constant with respect to the weights.
 
@@ -233,6 +240,18 @@ def JAANet(
             Defaults to 1 (the paper); 2 reproduces the authors' released Caffe model.
         local_implementation: ``"per_au"`` or ``"grouped"``, how ``LocalAUBranches`` runs
             the AU branches (same function and weights). Defaults to ``"per_au"``.
+        local_reduction: ``"sum"`` (the paper's Fig. 3) or ``"mean"`` (the authors' code)
+            over the local AU branches. Defaults to ``"sum"``.
+        centre_rounding: how attention centres are placed on the map: ``"half_pixel"`` (the
+            map pixel containing the centre) or ``"round"`` (the authors' code, which their
+            trained models need); see ``tfau.faces.attention``. Defaults to
+            ``"half_pixel"``.
+        attention_target: how ``"attention_initial"`` (the refinement target) is brought
+            from ``l/4 + 8`` to ``l/4``: ``"nearest"`` (the authors' training code,
+            ``F.interpolate``: `tfau.layers.NearestResize`) or ``"crop"`` (the central
+            ``l/4``, the refined maps' receptive-field centres). Defaults to ``"nearest"``.
+        bn_epsilon: variance epsilon of every BatchNorm. Defaults to ``1e-3`` (Keras); the
+            authors' PyTorch and Caffe code use ``1e-5`` (their converted models keep it).
         name: model name. Defaults to ``"jaanet"``.
 
     Returns:
@@ -268,6 +287,15 @@ def JAANet(
         raise ValueError(f"`refinement` must be a bool. Received: refinement={refinement!r}")
     if isinstance(lambda3, bool) or not isinstance(lambda3, int | float) or not lambda3 >= 1:
         raise ValueError(f"`lambda3` must be a number >= 1. Received: lambda3={lambda3!r}")
+    for arg_name, value, allowed in (
+        ("local_reduction", local_reduction, _REDUCTIONS),
+        ("centre_rounding", centre_rounding, CENTRE_ROUNDINGS),
+        ("attention_target", attention_target, _ATTENTION_TARGETS),
+    ):
+        if value not in allowed:
+            raise ValueError(f"`{arg_name}` must be one of {allowed}. Received: {value!r}")
+    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, int | float) or bn_epsilon <= 0:
+        raise ValueError(f"`bn_epsilon` must be a number > 0. Received: bn_epsilon={bn_epsilon!r}")
     local_first_stride = _check_positive_int(local_first_stride, "local_first_stride")
     input_size = _check_input_size(input_size, region, local_first_stride)
     aus = _resolve_aus(num_aus, aus)
@@ -281,11 +309,11 @@ def JAANet(
     image = keras.Input((input_size, input_size, 3), name="image")
 
     # Hierarchical and multi-scale region learning (Sec. 3.1): "pool2".
-    x = apply_region_block(image, 4 * c, region, name=f"{prefix}_region1")
-    pool2 = apply_region_block(x, 8 * c, region, name=f"{prefix}_region2")
+    x = apply_region_block(image, 4 * c, region, f"{prefix}_region1", bn_epsilon)
+    pool2 = apply_region_block(x, 8 * c, region, f"{prefix}_region2", bn_epsilon)
 
     # Face alignment (Sec. 3.2).
-    align = apply_conv_stages(pool2, stage_filters, name=f"{prefix}_align")
+    align = apply_conv_stages(pool2, stage_filters, f"{prefix}_align", bn_epsilon)
     align = keras.layers.Flatten(name=f"{prefix}_align_flatten")(align)
     landmarks = keras.layers.Dense(d, name=f"{prefix}_align_fc1")(align)
     landmarks = keras.layers.Dense(2 * NUM_LANDMARKS, dtype="float32", name=f"{prefix}_align_fc2")(
@@ -296,7 +324,7 @@ def JAANet(
     )(landmarks)
 
     # Global feature learning: the alignment module's structure (Sec. 3.4).
-    global_features = apply_conv_stages(pool2, stage_filters, name=f"{prefix}_global")
+    global_features = apply_conv_stages(pool2, stage_filters, f"{prefix}_global", bn_epsilon)
     global_features = keras.layers.Flatten(name=f"{prefix}_global_flatten")(global_features)
 
     # Adaptive attention learning (Sec. 3.3): maps from the predicted landmarks.
@@ -311,16 +339,21 @@ def JAANet(
             zeta=zeta,
             xi=xi,
             uniform=uniform,
+            centre_rounding=centre_rounding,
             dtype="float32",
             name=f"{prefix}_attention_initial_padded",
         )(landmarks)
-        refined = AttentionRefinement(width=8 * c, name=f"{prefix}_attention_refinement")(initial)
+        refined = AttentionRefinement(
+            width=8 * c, epsilon=bn_epsilon, name=f"{prefix}_attention_refinement"
+        )(initial)
         attention = keras.layers.Activation("linear", dtype="float32", name=f"{prefix}_attention")(
             refined
         )
-        outputs["attention_initial"] = keras.layers.Cropping2D(
-            4, dtype="float32", name=f"{prefix}_attention_initial"
-        )(initial)
+        if attention_target == "nearest":
+            target = NearestResize(map_size, dtype="float32", name=f"{prefix}_attention_initial")
+        else:
+            target = keras.layers.Cropping2D(4, dtype="float32", name=f"{prefix}_attention_initial")
+        outputs["attention_initial"] = target(initial)
         local_maps = refined
         if lambda3 != 1:
             local_maps = GradientScale(lambda3, name=f"{prefix}_attention_enhancement")(refined)
@@ -333,6 +366,7 @@ def JAANet(
             zeta=zeta,
             xi=xi,
             uniform=uniform,
+            centre_rounding=centre_rounding,
             dtype="float32",
             name=f"{prefix}_attention",
         )(landmarks)
@@ -341,6 +375,8 @@ def JAANet(
         filters=stage_filters,
         first_stride=local_first_stride,
         implementation=local_implementation,
+        reduction=local_reduction,
+        epsilon=bn_epsilon,
         name=f"{prefix}_local",
     )([pool2, local_maps])
     local = keras.layers.Flatten(name=f"{prefix}_local_flatten")(local)

@@ -30,6 +30,8 @@ class ModelInfo:
         face_size: side of the aligned faces it was trained on (the dataset's size).
         mean: training RGB mean (0-255) for networks that subtract it, else None.
         pipeline_kwargs: overrides of the network's pipeline config (``input_size``...).
+        source: where the weights come from when they were not trained by tfau (e.g. the
+            authors' checkpoint a model was converted from, `tfau.convert`), else None.
     """
 
     model_name: str
@@ -37,6 +39,7 @@ class ModelInfo:
     face_size: int
     mean: tuple[float, float, float] | None = None
     pipeline_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -46,6 +49,7 @@ class ModelInfo:
             "face_size": self.face_size,
             "mean": None if self.mean is None else list(self.mean),
             "pipeline_kwargs": dict(self.pipeline_kwargs),
+            "source": None if self.source is None else dict(self.source),
         }
 
 
@@ -63,6 +67,7 @@ def save_trained_model(
     face_size: int,
     mean: Sequence[float] | None = None,
     pipeline_kwargs: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> ModelInfo:
     """Saves ``model`` as ``path`` (``.keras``) and its `ModelInfo` beside it.
 
@@ -74,6 +79,7 @@ def save_trained_model(
         face_size: the aligned face size of its training data.
         mean: the training RGB mean, for networks that subtract it.
         pipeline_kwargs: the pipeline overrides it was trained with.
+        source: provenance of weights not trained by tfau (JSON-ready dict).
 
     Returns:
         The `ModelInfo` written to ``info_path(path)``.
@@ -101,6 +107,7 @@ def save_trained_model(
         face_size=int(face_size),
         mean=None if mean is None else tuple(float(m) for m in mean),
         pipeline_kwargs=dict(pipeline_kwargs or {}),
+        source=None if source is None else dict(source),
     )
     os.makedirs(Path(path).parent, exist_ok=True)
     model.save(path)
@@ -125,6 +132,7 @@ def read_model_info(model_path: str | os.PathLike[str]) -> ModelInfo | None:
             face_size=int(data["face_size"]),
             mean=None if data.get("mean") is None else tuple(float(m) for m in data["mean"]),
             pipeline_kwargs=dict(data.get("pipeline_kwargs") or {}),
+            source=None if data.get("source") is None else dict(data["source"]),
         )
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(
