@@ -262,3 +262,31 @@ def test_cli_without_torch_names_the_install_command(tmp_path, monkeypatch, caps
     argv = ["convert", "jaanet", "--snapshot_dir", str(tmp_path / "snap"), "--out", "x.keras"]
     assert tfau_main(argv) == 2
     assert re.search(r'pip install "tfau\[convert\]"', capsys.readouterr().err)
+
+
+def test_a_converted_model_exports_and_predicts_on_a_real_face(tmp_path, bp4d_v2):
+    # scikit-image's astronaut.png: a public-domain NASA portrait (Eileen Collins), smiling.
+    import csv
+    from importlib.resources import files
+
+    photo = files("skimage") / "data" / "astronaut.png"
+    folder = write_snapshot(tmp_path / "snap", bp4d_v2, epoch=1)
+    model_path = tmp_path / "jaanet.keras"
+    cj.convert(folder, model_path, dataset="bp4d")
+    exported = tmp_path / "exported"
+    assert tfau_main(["export", "--model_path", str(model_path), "--out", str(exported)]) == 0
+    rows = {}
+    for name, model in (("keras", model_path), ("saved_model", exported)):
+        out = tmp_path / f"{name}.csv"
+        argv = ["predict", "--model", str(model), "--input", str(photo), "--out", str(out)]
+        assert tfau_main(argv) == 0
+        with open(out, newline="") as stream:
+            rows[name] = list(csv.DictReader(stream))
+    assert len(rows["saved_model"]) == 1 and rows["saved_model"][0]["success"] == "1"
+    assert {f"x_{i}" for i in range(49)} <= set(rows["saved_model"][0])
+    columns = [f"AU{au:02d}_p" for au in cj.BP4D_AUS]
+    probabilities = {
+        name: np.array([float(row[0][c]) for c in columns]) for name, row in rows.items()
+    }
+    assert ((probabilities["saved_model"] >= 0) & (probabilities["saved_model"] <= 1)).all()
+    np.testing.assert_allclose(probabilities["saved_model"], probabilities["keras"], atol=1e-4)
