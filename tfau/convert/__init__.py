@@ -14,7 +14,7 @@ Reading ``.pth`` files needs torch: ``pip install "tfau[convert]"``. tfau never 
 weights: the user passes the authors' files.
 """
 
-from tfau.convert import jaanet
+from tfau.convert import aunets, jaanet
 from tfau.convert.state_dict import (
     INSTALL_HINT,
     ConversionError,
@@ -25,6 +25,7 @@ from tfau.convert.state_dict import (
 __all__ = [
     "INSTALL_HINT",
     "ConversionError",
+    "aunets",
     "jaanet",
     "load_state_dict",
     "save_state_dict",

@@ -452,8 +452,10 @@ def aunets_config(
 
     Every tfau AUNet takes ``"image"`` and ``"flow"`` separately and fuses them in the graph
     (6 channels, 224 x 448 side by side, or two streams), so one pipeline serves them all.
-    ``normalization``: ``"caffe"`` (the ImageNet weights' range) or ``"symmetric"``
-    ([-1, 1]) for a network trained from random weights.
+    ``normalization``: ``"caffe"`` (the ImageNet weights' range), ``"symmetric"``
+    ([-1, 1]) for a network trained from random weights, or ``"unit_imagenet_mean"``
+    (``x / 255`` minus the RGB ImageNet mean) for the authors' released models
+    (`tfau.convert.aunets`).
     """
     if fusion not in _FUSION_INPUTS:
         raise ValueError(

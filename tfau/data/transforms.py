@@ -18,7 +18,9 @@ Value ranges (`normalize_image`):
   ``(x / 255 - 0.5) / 0.5`` (the same numbers);
 - ``"caffe"``: VGG as the released VGG-16/19 weights expect (``keras.applications`` VGG
   ``preprocess_input``): RGB -> BGR, minus the ImageNet BGR mean (EAC-Net, AUNets);
-- ``"unit"``: ``x / 255`` in [0, 1].
+- ``"unit"``: ``x / 255`` in [0, 1];
+- ``"unit_imagenet_mean"``: ``x / 255 - (0.485, 0.456, 0.406)`` (RGB): torchvision's ImageNet
+  mean with std 1, the test-time input of AUNets' released models (their ``data_loader.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from tfau.faces import flip_landmarks
 
 #: ImageNet mean in BGR order, as subtracted by the VGG weights' Caffe preprocessing.
 VGG_BGR_MEAN: tuple[float, float, float] = (103.939, 116.779, 123.68)
-NORMALIZATIONS: tuple[str, ...] = ("mean", "symmetric", "caffe", "unit")
+#: torchvision's ImageNet mean (RGB, 0-1 scale), which AUNets subtracts from ``x / 255``.
+IMAGENET_RGB_MEAN_UNIT: tuple[float, float, float] = (0.485, 0.456, 0.406)
+NORMALIZATIONS: tuple[str, ...] = ("mean", "symmetric", "caffe", "unit", "unit_imagenet_mean")
 
 
 def example_seed(seed: int | tf.Tensor, index: int | tf.Tensor) -> tf.Tensor:
@@ -252,7 +256,7 @@ def normalize_image(
 
     Args:
         image: ``(..., 3)`` RGB, uint8 or float in 0-255.
-        mode: ``"mean"``, ``"symmetric"``, ``"caffe"`` or ``"unit"``.
+        mode: ``"mean"``, ``"symmetric"``, ``"caffe"``, ``"unit"`` or ``"unit_imagenet_mean"``.
         mean: ``"mean"`` only: the RGB mean to subtract (3 values, 0-255 scale).
 
     Returns:
@@ -270,6 +274,8 @@ def normalize_image(
         return image / 127.5 - 1.0
     if mode == "unit":
         return image / 255.0
+    if mode == "unit_imagenet_mean":
+        return image / 255.0 - tf.constant(IMAGENET_RGB_MEAN_UNIT, tf.float32)
     if mode == "caffe":
         return tf.reverse(image, axis=[-1]) - tf.constant(VGG_BGR_MEAN, tf.float32)
     if mean is None:
