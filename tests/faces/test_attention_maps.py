@@ -201,3 +201,50 @@ def test_map_errors():
         faces.jaanet_attention_maps(np.zeros((1, 49, 2)), (1,), zeta=0)
     with pytest.raises(ValueError, match=r"weight decay must be >= 0\. Received: -0\.1"):
         faces.eacnet_attention_map(np.zeros((1, 49, 2)), image_size=100, slope=-0.1)
+
+
+def authors_window_maps(centres, image_size, map_size, half, slope):
+    """JAA-Net's released generate_map as a loop: centre round(x * M / W) (Python's round,
+    half to even), window ends clamped into [0, M - 1], maximum with what is there."""
+    out = np.zeros((*centres.shape[:2], map_size, map_size), np.float32)
+    scale = map_size / image_size
+    for b in range(centres.shape[0]):
+        for c in range(centres.shape[1]):
+            cx, cy = round(float(centres[b, c, 0]) * scale), round(float(centres[b, c, 1]) * scale)
+            rows = range(
+                min(max(cy - half, 0), map_size - 1), min(max(cy + half, 0), map_size - 1) + 1
+            )
+            cols = range(
+                min(max(cx - half, 0), map_size - 1), min(max(cx + half, 0), map_size - 1) + 1
+            )
+            for row in rows:
+                for col in cols:
+                    d = abs(row - cy) + abs(col - cx)
+                    out[b, c, row, col] = max(1 - slope * d, out[b, c, row, col])
+    return out
+
+
+def test_jaanet_authors_rounding_matches_their_rule_on_random_landmarks():
+    # Points from well outside to well inside the face, so that clamped windows occur.
+    face = np.random.default_rng(6).uniform(-40, 215, (3, 49, 2)).astype(np.float32)
+    aus = (1, 2, 4, 6, 7, 9, 10, 12, 17, 23, 25, 26)
+    got = faces.jaanet_attention_maps(face, aus, image_size=176, centre_rounding="round")
+    centres = faces.jaanet_au_centres(face, aus)
+    windows = authors_window_maps(centres, 176, 52, 4, 0.56 / (52 * 0.14))
+    expected = windows.reshape(3, len(aus), 2, 52, 52).max(axis=2).transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+    assert not np.allclose(faces.jaanet_attention_maps(face, aus, image_size=176), expected)
+
+
+def test_jaanet_authors_rounding_half_to_even_and_clamping():
+    # 104 -> 52 halves every coordinate: x = 5 -> 2.5 -> 2, x = 7 -> 3.5 -> 4 (half to even).
+    centres = np.array([[[5.0, 7.0], [-30.0, 50.0]]], np.float32)
+    maps = faces.attention._per_centre_maps(centres, 104, 52, 1, 0.0, "round").numpy()[0]
+    assert np.argwhere(maps[0] == 1).min(axis=0).tolist() == [3, 1]  # rows 3-5, columns 1-3
+    assert np.argwhere(maps[0] == 1).max(axis=0).tolist() == [5, 3]
+    # x = -30 -> column -15: its clamped window still paints column 0 (rows 24-26).
+    assert np.argwhere(maps[1] > 0).tolist() == [[24, 0], [25, 0], [26, 0]]
+    half_pixel = faces.attention._per_centre_maps(centres, 104, 52, 1, 0.0, "half_pixel")
+    assert not half_pixel.numpy()[0, 1].any()
+    with pytest.raises(ValueError, match="`centre_rounding` must be one of"):
+        faces.jaanet_attention_maps(centres[0], (1,), image_size=104, centre_rounding="floor")

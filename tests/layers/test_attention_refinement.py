@@ -255,3 +255,10 @@ def test_bad_arguments(kwargs, message):
 def test_bad_input_shapes(shape, message):
     with pytest.raises(ValueError, match=message):
         AttentionRefinement().build(shape)
+
+
+def test_batch_norm_epsilon_and_momentum_survive_a_keras_file(keras_round_trip):
+    loaded = keras_round_trip(_model(epsilon=1e-5, momentum=0.9)).get_layer("refine")
+    assert (loaded.epsilon, loaded.momentum) == (1e-5, 0.9)
+    assert [bn.epsilon for bn in loaded.batch_norms] == [1e-5] * 3
+    assert [bn.momentum for bn in loaded.batch_norms] == [0.9] * 3

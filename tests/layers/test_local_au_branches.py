@@ -117,9 +117,22 @@ def test_output_shape_and_serialization():
     assert restored.get_config() == layer.get_config()
 
 
+@pytest.mark.parametrize("implementation", ["per_au", "grouped"])
+def test_mean_reduction_is_the_sum_over_the_number_of_aus(implementation):
+    features, maps = _inputs()
+    summed = LocalAUBranches(filters=FILTERS, implementation=implementation)
+    averaged = LocalAUBranches.from_config({**summed.get_config(), "reduction": "mean"})
+    expected = summed([features, maps])
+    averaged([features, maps])
+    averaged.set_weights(summed.get_weights())
+    np.testing.assert_allclose(averaged([features, maps]), expected / 3, rtol=1e-5, atol=1e-6)
+    assert averaged.get_config()["reduction"] == "mean"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
+        ({"reduction": "max"}, r"`reduction` must be one of \('sum', 'mean'\)"),
         ({"filters": ()}, r"`filters` must be a non-empty sequence .* filters=\(\)"),
         (
             {"convs_per_stage": 0},

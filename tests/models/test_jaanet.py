@@ -145,7 +145,8 @@ def test_attention_follows_the_predicted_landmarks():
         np.stack([landmarks] * 2), AUS, image_size=SIZE, map_size=SIZE // 4 + 8
     ).numpy()
     # The refinement target: the authors' F.interpolate(size=l/4), nearest cell floor(i * s).
-    cells = np.floor(np.arange(SIZE // 4) * (SIZE // 4 + 8) / (SIZE // 4)).astype(int)
+    scale = np.float32((SIZE // 4 + 8) / (SIZE // 4))
+    cells = np.floor(np.arange(SIZE // 4, dtype=np.float32) * scale).astype(int)
     expected_initial = padded[:, cells][:, :, cells]
     assert expected_initial.max() == 1.0
     np.testing.assert_allclose(outputs["attention_initial"], expected_initial, atol=1e-6)

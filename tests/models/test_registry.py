@@ -128,3 +128,17 @@ def test_saved_model_export_and_reload(name, tmp_path, dummy_inputs):
     assert set(actual) == set(expected)
     for key in expected:
         np.testing.assert_allclose(np.asarray(actual[key]), expected[key], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["DRML", "PAttNet", "PAttNet_SinglePatch", "JAANet"])
+def test_bn_epsilon_reaches_every_batch_norm_and_survives_a_keras_file(name, tmp_path):
+    # PyTorch and Caffe use 1e-5, Keras 1e-3: the authors' weights need their epsilon.
+    model = tfau.models.get(name)(**tfau.models.tiny_kwargs(name), bn_epsilon=1e-5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    epsilons = [
+        layer.epsilon
+        for layer in loaded._flatten_layers()
+        if isinstance(getattr(layer, "epsilon", None), float)
+    ]
+    assert epsilons and set(epsilons) == {1e-5}

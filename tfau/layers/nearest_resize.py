@@ -8,13 +8,17 @@ from keras import ops
 
 
 def nearest_indices(source: int, target: int) -> np.ndarray:
-    """Source index of each of ``target`` output cells: ``floor(i * source / target)``.
+    """Source index of each of ``target`` output cells: ``floor(i * source / target)``
+    (in float32).
 
     PyTorch's ``F.interpolate(..., mode="nearest")`` rule (and OpenCV's ``INTER_NEAREST``).
     ``tf.image.resize(method="nearest")`` uses half-pixel centres instead,
     ``floor((i + 0.5) * source / target)``, which picks other cells (e.g. 52 -> 44).
     """
-    return np.floor(np.arange(target) * (source / target)).astype("int32")
+    # In float32, as PyTorch computes it: 11 * float32(52 / 44) = 12.999999 picks cell 12,
+    # where exact arithmetic gives 13.
+    scale = np.float32(source / target)
+    return np.floor(np.arange(target, dtype=np.float32) * scale).astype("int32")
 
 
 @keras.saving.register_keras_serializable(package="tfau")

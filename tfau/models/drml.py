@@ -36,7 +36,9 @@ _TINY = {
 }
 
 
-def apply_region_block(x: Any, region: str, grid_size: int, name: str) -> Any:
+def apply_region_block(
+    x: Any, region: str, grid_size: int, name: str, bn_epsilon: float = 1e-3
+) -> Any:
     """DRML's region2 stage on the conv1 maps, or its replacement in the Table 2 baselines.
 
     ``"region"``: the region layer (DRML); ``"none"``: nothing (ConvNet: DRML without the
@@ -45,7 +47,7 @@ def apply_region_block(x: Any, region: str, grid_size: int, name: str) -> Any:
     connected layer"; the paper gives no kernel size). A ReLU follows in every case.
     """
     if region == "region":
-        x = layers.RegionLayer(grid_size=grid_size, name=f"{name}_region2")(x)
+        x = layers.RegionLayer(grid_size=grid_size, epsilon=bn_epsilon, name=f"{name}_region2")(x)
     elif region == "locally_connected":
         x = keras.layers.ReLU(name=f"{name}_conv1_relu")(x)
         x = layers.LocallyConnected2D(
@@ -105,6 +107,7 @@ def DRML(
     conv_filters: int = 16,
     fc_units: Sequence[int] = (4096, 2048),
     dropout: float = 0.5,
+    bn_epsilon: float = 1e-3,
     name: str | None = None,
 ) -> keras.Model:
     """Builds DRML: a region layer between conv1 and four valid convolutions, then 3 fc.
@@ -125,6 +128,8 @@ def DRML(
         conv_filters: channels of conv4-conv7. Defaults to 16.
         fc_units: widths of fc8 and fc9. Defaults to ``(4096, 2048)``.
         dropout: dropout rate after fc8 and fc9. Defaults to 0.5.
+        bn_epsilon: variance epsilon of the region layer's per-patch BatchNorms. Defaults
+            to ``1e-3`` (Keras); Caffe and PyTorch use ``1e-5``.
         name: model name. Defaults to ``"drml"``, ``"drml_convnet"`` or ``"drml_lcn"``.
 
     Returns:
@@ -150,7 +155,7 @@ def DRML(
 
     image = keras.Input(shape=input_shape, name="image")
     x = keras.layers.Conv2D(conv1_filters, 11, name=f"{prefix}_conv1")(image)
-    x = apply_region_block(x, region, grid_size, name=prefix)
+    x = apply_region_block(x, region, grid_size, prefix, bn_epsilon)
     x = keras.layers.MaxPooling2D(2, strides=2, name=f"{prefix}_pool3")(x)
     x = layers.LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, name=f"{prefix}_lrn3")(x)
     for index, (kernel, stride) in enumerate(((8, 1), (8, 1), (6, 2), (5, 1)), start=4):

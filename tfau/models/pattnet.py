@@ -61,7 +61,9 @@ def _check_patch_size(height: int, width: int, argument: str, shape: tuple) -> N
         )
 
 
-def apply_patch_encoder(x: Any, filters: Sequence[int], encoding_size: int, name: str) -> Any:
+def apply_patch_encoder(
+    x: Any, filters: Sequence[int], encoding_size: int, name: str, bn_epsilon: float = 1e-3
+) -> Any:
     """PAttNet's encoder: 3 x [conv 5x5 -> ReLU -> BatchNorm -> max-pool 2] -> flatten -> fc.
 
     Args:
@@ -69,20 +71,21 @@ def apply_patch_encoder(x: Any, filters: Sequence[int], encoding_size: int, name
         filters: filters of the three convolutions, e.g. ``(32, 64, 64)``.
         encoding_size: size of the encoding (60 in the paper).
         name: layer name prefix.
+        bn_epsilon: BatchNorm variance epsilon.
 
     Returns:
         ``(batch, encoding_size)`` encoding ``e_p``.
     """
     for index, count in enumerate(filters, start=1):
         x = keras.layers.Conv2D(count, 5, activation="relu", name=f"{name}_conv{index}")(x)
-        x = keras.layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+        x = keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_bn{index}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{index}")(x)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     return keras.layers.Dense(encoding_size, name=f"{name}_fc")(x)
 
 
 def apply_patch_encoders(
-    patches: Any, filters: Sequence[int], encoding_size: int, name: str
+    patches: Any, filters: Sequence[int], encoding_size: int, name: str, bn_epsilon: float = 1e-3
 ) -> Any:
     """One independent encoder per patch -> ``(batch, num_patches, encoding_size)``.
 
@@ -92,6 +95,7 @@ def apply_patch_encoders(
         encoding_size: size ``D`` of each patch encoding ``e_p`` (60 in the paper).
         name: layer name prefix; encoder ``p`` (1-based, the paper's ``P_p``) is
             ``<name>_p<p>``.
+        bn_epsilon: BatchNorm variance epsilon.
 
     Returns:
         ``(batch, num_patches, encoding_size)`` patch encodings.
@@ -104,7 +108,7 @@ def apply_patch_encoders(
             ((index, num_patches - 1 - index), (0, 0), (0, 0)), name=f"{tower}_take"
         )(patches)
         x = keras.layers.Reshape((height, width, channels), name=f"{tower}_patch")(x)
-        x = apply_patch_encoder(x, filters, encoding_size, name=tower)
+        x = apply_patch_encoder(x, filters, encoding_size, tower, bn_epsilon)
         encodings.append(keras.layers.Reshape((1, encoding_size), name=f"{tower}_row")(x))
     return keras.layers.Concatenate(axis=1, name=f"{name}_encodings")(encodings)
 
@@ -116,6 +120,7 @@ def PAttNet(
     attention: str = "sigmoid",
     filters: Sequence[int] = (32, 64, 64),
     encoding_size: int = 60,
+    bn_epsilon: float = 1e-3,
     name: str | None = None,
 ) -> keras.Model:
     """Builds PAttNet: one CNN per facial patch, patch attention, ReLU and fc.
@@ -129,6 +134,8 @@ def PAttNet(
         filters: filters of each encoder's three convolutions. Defaults to ``(32, 64, 64)``.
         encoding_size: size of each patch encoding (and of the attention's ``W`` and
             context vector). Defaults to 60.
+        bn_epsilon: variance epsilon of the encoders' BatchNorms. Defaults to ``1e-3``
+            (Keras); the authors' PyTorch code uses ``1e-5``.
         name: model name. Defaults to ``"pattnet"`` or ``"pattnet_softmax"``.
 
     Returns:
@@ -162,7 +169,9 @@ def PAttNet(
     prefix = "pattnet"
 
     patches = keras.Input(shape=input_shape, name="patches")
-    encodings = apply_patch_encoders(patches, filters, encoding_size, name=f"{prefix}_encoder")
+    encodings = apply_patch_encoders(
+        patches, filters, encoding_size, f"{prefix}_encoder", bn_epsilon
+    )
     face, alpha = layers.SigmoidPatchAttention(
         normalize=attention, return_attention=True, name=f"{prefix}_attention"
     )(encodings)
@@ -201,6 +210,7 @@ def _single_cnn(
     filters: Sequence[int],
     encoding_size: int,
     name: str,
+    bn_epsilon: float,
 ) -> keras.Model:
     input_shape = tuple(input_shape)
     _check_common(num_aus, filters, encoding_size)
@@ -211,7 +221,7 @@ def _single_cnn(
         )
     _check_patch_size(input_shape[0], input_shape[1], "input_shape", input_shape)
     image = keras.Input(shape=input_shape, name="image")
-    x = apply_patch_encoder(image, filters, encoding_size, name=f"{name}_encoder")
+    x = apply_patch_encoder(image, filters, encoding_size, f"{name}_encoder", bn_epsilon)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
     logits = keras.layers.Dense(num_aus, name=f"{name}_fc")(x)
     au = keras.layers.Activation("sigmoid", dtype="float32", name=f"{name}_au")(logits)
@@ -224,6 +234,7 @@ def PAttNetSinglePatch(
     num_aus: int = 12,
     filters: Sequence[int] = (32, 64, 64),
     encoding_size: int = 60,
+    bn_epsilon: float = 1e-3,
 ) -> keras.Model:
     """Single-patch CNN of Table 3 (columns P1-P9): one PAttNet encoder on one patch.
 
@@ -235,6 +246,8 @@ def PAttNetSinglePatch(
         num_aus: number of AUs. Defaults to 12.
         filters: filters of the three convolutions. Defaults to ``(32, 64, 64)``.
         encoding_size: size of the encoding. Defaults to 60.
+        bn_epsilon: variance epsilon of the encoders' BatchNorms. Defaults to ``1e-3``
+            (Keras); the authors' PyTorch code uses ``1e-5``.
 
     Returns:
         A ``keras.Model`` named ``"pattnet_single_patch"``: input ``"image"``, output
@@ -243,7 +256,9 @@ def PAttNetSinglePatch(
     Reference:
         Onal Ertugrul, Jeni and Cohn, BMVC 2019, section 5.2 and Table 3.
     """
-    return _single_cnn(input_shape, num_aus, filters, encoding_size, "pattnet_single_patch")
+    return _single_cnn(
+        input_shape, num_aus, filters, encoding_size, "pattnet_single_patch", bn_epsilon
+    )
 
 
 @register(name="PAttNet_Holistic", tiny_kwargs=_TINY_SINGLE)
@@ -252,6 +267,7 @@ def PAttNetHolistic(
     num_aus: int = 12,
     filters: Sequence[int] = (32, 64, 64),
     encoding_size: int = 60,
+    bn_epsilon: float = 1e-3,
 ) -> keras.Model:
     """Holistic-face CNN of Table 3: the patch encoder applied to the whole 200 x 200 face.
 
@@ -261,6 +277,8 @@ def PAttNetHolistic(
         num_aus: number of AUs. Defaults to 12.
         filters: filters of the three convolutions. Defaults to ``(32, 64, 64)``.
         encoding_size: size of the encoding. Defaults to 60.
+        bn_epsilon: variance epsilon of the encoders' BatchNorms. Defaults to ``1e-3``
+            (Keras); the authors' PyTorch code uses ``1e-5``.
 
     Returns:
         A ``keras.Model`` named ``"pattnet_holistic"``: input ``"image"``, output
@@ -269,7 +287,7 @@ def PAttNetHolistic(
     Reference:
         Onal Ertugrul, Jeni and Cohn, BMVC 2019, section 5.2 and Table 3.
     """
-    return _single_cnn(input_shape, num_aus, filters, encoding_size, "pattnet_holistic")
+    return _single_cnn(input_shape, num_aus, filters, encoding_size, "pattnet_holistic", bn_epsilon)
 
 
 def PAttNetPerAU(aus: Sequence[int], **kwargs: Any) -> dict[int, keras.Model]:
