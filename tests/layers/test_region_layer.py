@@ -134,7 +134,10 @@ def count_ops(grid_size: int) -> int:
 
 
 def test_graph_op_count_does_not_grow_with_the_grid():
-    assert count_ops(2) == count_ops(8)
+    # A per-patch loop would add dozens of ops per cell (60 more cells from 2 x 2 to 8 x 8);
+    # the grouped layout adds none. Without oneDNN (AMD CPUs) the portable gradient's einsum
+    # lowers to one transpose more or less depending on the group count: allow 4 ops.
+    assert abs(count_ops(8) - count_ops(2)) <= 4
 
 
 @pytest.mark.parametrize("c1", [2, 8])
@@ -308,9 +311,10 @@ def test_unusable_input_shapes_are_named(shape, message):
 
 
 @pytest.mark.parametrize("kernel_size", [3, 5])
-def test_portable_grouped_gradients_match_native(kernel_size):
-    # Without oneDNN, TensorFlow's CPU kernels cannot differentiate grouped convolutions; the
-    # layers then use their own gradients, checked here against the native ones.
+def test_portable_grouped_gradients_match_per_group_convolutions(kernel_size):
+    # Without oneDNN (AMD CPUs, TF_ENABLE_ONEDNN_OPTS=0), TensorFlow's CPU kernels cannot
+    # differentiate grouped convolutions; the layers then use their own gradients, checked
+    # here against one plain convolution per group (differentiable everywhere).
     from tfau.layers._patches import grouped_conv2d
 
     rng = np.random.default_rng(4)
@@ -318,13 +322,17 @@ def test_portable_grouped_gradients_match_native(kernel_size):
     kernel = tf.constant(rng.normal(size=(kernel_size, kernel_size, 3, 4 * 2)), tf.float32)
     bias = tf.constant(rng.normal(size=(4 * 2,)), tf.float32)
     weights = tf.constant(rng.normal(size=(2, 6, 5, 4 * 2)), tf.float32)
+
+    def per_group(x, kernel, bias):
+        pairs = zip(tf.split(x, 4, axis=-1), tf.split(kernel, 4, axis=-1), strict=True)
+        return tf.concat([tf.nn.conv2d(a, k, 1, "SAME") for a, k in pairs], -1) + bias
+
     results = []
-    for native in (True, False):
+    for function in (per_group, lambda *args: grouped_conv2d(*args, native_gradient=False)):
         with tf.GradientTape() as tape:
             tape.watch([x, kernel, bias])
-            y = grouped_conv2d(x, kernel, bias, native_gradient=native)
-            loss = tf.reduce_sum(y * weights)
-        results.append((y, *tape.gradient(loss, [x, kernel, bias])))
+            loss = tf.reduce_sum(function(x, kernel, bias) * weights)
+        results.append((function(x, kernel, bias), *tape.gradient(loss, [x, kernel, bias])))
     for native, portable in zip(*results, strict=True):
         np.testing.assert_allclose(portable, native, rtol=1e-4, atol=1e-4)
 

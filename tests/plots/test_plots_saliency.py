@@ -52,7 +52,8 @@ def test_saliency_equals_analytic_gradient_and_is_zero_outside():
             assert (maps[b][outside][:, k] == 0).all()
     # one example without a batch axis, and a subset of AUs in a chosen order
     single = saliency_maps(model, {"image": images[1]}, au_indices=[1, 0])
-    np.testing.assert_allclose(single, maps[1][..., ::-1], rtol=1e-6)
+    # Batch 1 and batch 2 may take other kernels (float rounding differs by CPU): 1e-5.
+    np.testing.assert_allclose(single, maps[1][..., ::-1], rtol=1e-5, atol=1e-9)
 
 
 def test_saliency_errors():

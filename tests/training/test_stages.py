@@ -462,13 +462,18 @@ def test_eacnet_stages_carry_the_vgg_weights_and_the_disfa_protocol(synth_data_d
     train = tfau.data.load_split("synth_au/tiny", "part1+part2", synth_data_dir)
     features, labels = extract_features(eacnet, pipeline(train, training=False, batch_size=5))
     assert features.shape == (12, 16) and labels.shape == (12, 12)
+    # Features extracted at another batch size: equal up to float rounding, which differs by
+    # CPU (without oneDNN on AMD: relative 1e-5 on the features).
     np.testing.assert_allclose(
-        fold["regression"].weights, fit_linear_au_regression(features, labels, l2=1.0).weights
+        fold["regression"].weights,
+        fit_linear_au_regression(features, labels, l2=1.0).weights,
+        rtol=1e-3,
+        atol=1e-5,
     )
     test = tfau.data.load_split("synth_au/tiny", "part3", synth_data_dir)
     features, labels = extract_features(eacnet, pipeline(test, training=False, batch_size=4))
     scores = fold["regression"].predict(features)
-    np.testing.assert_allclose(fold["f1"], f1_frame(labels, scores))
+    np.testing.assert_allclose(fold["f1"], f1_frame(labels, scores), atol=1e-6)
 
 
 def test_hydranet_heads_train_one_at_a_time(synth_data_dir, tmp_path):
