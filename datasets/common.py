@@ -24,11 +24,9 @@ exist or cannot be decoded (``previous_image`` then repeats the frame: zero flow
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
-import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +37,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from tfau._workers import process_pool
 from tfau.faces import (
     inter_ocular_distance,
     keypoints_from_landmarks,
@@ -322,28 +321,19 @@ def run_local(
 ) -> Iterator[SequenceResult]:
     """Runs ``task_fn`` over ``tasks``, in order, on ``num_workers`` processes.
 
-    Workers come from a fork server (``multiprocessing``'s ``forkserver``, where the platform
-    has one; ``spawn`` otherwise): forking the caller directly deadlocks when it runs threads
-    that hold locks (seen after an Apache Beam pipeline ran in the same process). As with any
-    spawned workers, a script that builds must keep its code under
-    ``if __name__ == "__main__":``; the ``tfau`` command, notebooks and ``python -c`` need
-    nothing. Workers run numpy, OpenCV (one thread each) and h5py/scipy, never TensorFlow.
+    Workers come from a fork server (`tfau._workers.process_pool`): forking the caller
+    directly deadlocks when it runs threads that hold locks (seen after an Apache Beam
+    pipeline ran in the same process), and they never re-run the caller's ``__main__``, so a
+    plain script needs no ``if __name__ == "__main__":`` guard. The server imports the
+    builders once; workers run numpy, OpenCV (one thread each) and h5py/scipy, never
+    TensorFlow.
     """
     if num_workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield task_fn(task)
         return
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        # The server imports the builders (and TensorFlow, via tfau.faces) once per process;
-        # workers fork from it ready to run. No effect if the server already runs.
-        context.set_forkserver_preload(["tfau.datasets"])
-    else:
-        context = multiprocessing.get_context("spawn")
     workers = min(num_workers, len(tasks))
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker
-    ) as pool:
+    with process_pool(workers, preload=["tfau.datasets"], initializer=_init_worker) as pool:
         # At most two sequences per worker in flight: finished sequences wait in memory until
         # TFDS has taken the earlier ones, so an unbounded map could hold the whole dataset.
         pending: collections.deque = collections.deque()

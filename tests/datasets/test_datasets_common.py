@@ -156,3 +156,38 @@ def test_summary_counts_frames_kept_without_previous():
     summary.add("part1", result)
     summary.add("part2", result)
     assert summary.as_dict()["kept_without_previous"] == 6
+
+
+def test_a_plain_script_without_main_guard_builds_with_worker_processes(tmp_path):
+    # Workers from a fork server re-import the caller's __main__ unless told not to: this
+    # script (no `if __name__ == "__main__":`, the ordinary TFDS usage) would build again in
+    # each worker and die ("... before the current process has finished its bootstrapping
+    # phase", BrokenProcessPool).
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "build.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import dataclasses
+            import tensorflow_datasets as tfds
+            from tfau.datasets.synth_au import synth_au_dataset_builder as synth_au
+
+            tiny = next(c for c in synth_au.Builder.BUILDER_CONFIGS if c.name == "tiny")
+            # Two tasks per subject: two sequences per part, so the build uses the pool.
+            config = dataclasses.replace(tiny, name="tiny_two_tasks", tasks=("T1", "T2"))
+            data_dir = {str(tmp_path / "tfds")!r}
+            builder = synth_au.Builder(config=config, data_dir=data_dir, num_workers=2)
+            builder.download_and_prepare()
+            print("examples", len(builder.as_dataset(split="part1")))
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "examples 12" in result.stdout
+    assert "bootstrapping phase" not in result.stderr

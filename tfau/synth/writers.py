@@ -22,7 +22,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from tfau._workers import process_pool
 from tfau.synth.aus import ALL_AUS, BP4D_AUS, BP4D_INTENSITY_AUS, DISFA_AUS
 from tfau.synth.generator import DISFA_VIEWS, SynthAU, SynthSequence, _stream
 from tfau.synth.matlab import write_bp4d_landmarks, write_disfa_landmarks
@@ -131,10 +131,8 @@ def _run(
             results[i] = task(job)
             bar.update(1)
     else:
-        # forkserver: safe even when the caller has started threads (e.g. TensorFlow).
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["tfau.synth.writers"])
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        # A fork server: safe when the caller runs threads (TensorFlow) or has no __main__ guard.
+        with process_pool(workers, preload=["tfau.synth.writers"]) as pool:
             futures = {pool.submit(task, job): i for i, job in enumerate(jobs)}
             for future in concurrent.futures.as_completed(futures):
                 results[futures[future]] = future.result()
