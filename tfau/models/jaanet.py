@@ -10,7 +10,8 @@ Layout (``l = input_size``, ``c`` the width unit, ``A`` the number of AUs), Fig.
 - adaptive attention: initial maps from the *predicted* landmarks (eq. 3, ``l/4 + 8``
   pixels, no gradient to the landmarks), refined per AU by four unpadded 3 x 3 convolutions
   and a sigmoid (``l/4``), back-propagation enhancement ``lambda3`` on the AU-loss path only
-  (eq. 5), then one local branch per AU on ``pool2 x refined map``, summed over AUs;
+  (eq. 5), then one local branch per AU on ``pool2 x refined map``, summed over AUs (the
+  authors' code averages them: ``local_reduction="mean"``);
 - AU detection: concat(alignment, global, local features) -> fc ``d`` -> fc ``2A`` -> a
   2-way softmax per AU; ``"au"`` is the probability of occurrence.
 
@@ -25,7 +26,12 @@ and the code otherwise: every convolution outside the refinement is 3 x 3 / 1 / 
 released Caffe model starts each local branch with a stride-2 convolution:
 ``local_first_stride=2``); pools round down (PyTorch; Caffe rounds up); the fully connected
 layers have no nonlinearity between them (both codes); the refined maps multiply pool2
-directly (both codes; the paper's zoom-and-crop "new pool2" is not applied).
+directly (both codes; the paper's zoom-and-crop "new pool2" is not applied). The authors'
+PyTorch code, which their released models need, also differs where the paper is silent or
+says otherwise; each difference is an option (``tfau.convert.jaanet`` sets them all):
+attention centres rounded as theirs (``centre_rounding="round"``), local branches averaged
+(``local_reduction="mean"``), BatchNorm epsilon 1e-5 (``bn_epsilon``); their refinement
+target, a nearest resize of the initial maps, is the default (``attention_target``).
 """
 
 from __future__ import annotations
