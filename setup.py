@@ -2,7 +2,8 @@
 
 The TFDS builders live in the top-level ``datasets/`` folder (the layout TFDS expects) but are
 installed as ``tfau.datasets``: a top-level package named ``datasets`` would shadow Hugging
-Face's. Everything else is declared in setup.cfg.
+Face's. The experiment configs in ``experiments/`` are installed as ``tfau.experiments`` the same
+way (their benchmark scripts are not). Everything else is declared in setup.cfg.
 """
 
 from setuptools import find_packages, setup
@@ -12,6 +13,6 @@ builder_packages = ["tfau.datasets"] + [
 ]
 
 setup(
-    packages=find_packages(include=["tfau", "tfau.*"]) + builder_packages,
-    package_dir={"tfau.datasets": "datasets"},
+    packages=find_packages(include=["tfau", "tfau.*"]) + builder_packages + ["tfau.experiments"],
+    package_dir={"tfau.datasets": "datasets", "tfau.experiments": "experiments"},
 )

@@ -13,7 +13,7 @@ Run one::
     tfau cv --config jaanet_bp4d --data_dir ~/tensorflow_datasets --run_dir runs/jaanet_bp4d
 
 Example:
-    >>> import experiments.configs as ex  # doctest: +SKIP
+    >>> import tfau.experiments.configs as ex  # doctest: +SKIP
     >>> ex.get_experiment("drml_bp4d").config["optimizer"]["learning_rate"]  # doctest: +SKIP
     0.001
 """

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import tfau
 
@@ -40,3 +41,50 @@ def test_unknown_verb_is_an_error():
     result = _run("-m", "tfau", "no-such-verb")
     assert result.returncode == 2
     assert "invalid choice: 'no-such-verb'" in result.stderr
+
+
+def test_the_wheel_carries_the_experiment_configs(tmp_path):
+    # `tfau train --config <experiment>` must work from a plain `pip install`, not only from a
+    # source checkout: experiments/configs.py installs as tfau.experiments.configs.
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("tfau-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "site")
+    assert "tfau/experiments/configs.py" in names
+    assert "tfau/datasets/bp4d/bp4d_dataset_builder.py" in names
+    assert not any("benchmarks" in name for name in names)
+    site = str(tmp_path / "site")
+    code = (
+        "from tfau.cli._configs import resolve_config\n"
+        "import tfau\n"
+        f"assert tfau.__file__.startswith({site!r}), tfau.__file__\n"
+        "print(resolve_config('drml_synthbp4d')[2])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "drml_synthbp4d (DRML on bp4d/aligned112)" in result.stdout

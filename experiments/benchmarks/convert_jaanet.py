@@ -74,8 +74,8 @@ def sample_faces(authors_dir: Path, rng: np.random.Generator, num_random: int) -
     faces = []
     for path in sorted((authors_dir / "data" / "imgs" / "BP4D").rglob("*.jpg")):
         image = np.asarray(Image.open(path).convert("RGB"), np.float32)
-        top = int(round((image.shape[0] - CROP) / 2.0))
-        left = int(round((image.shape[1] - CROP) / 2.0))
+        top = round((image.shape[0] - CROP) / 2.0)
+        left = round((image.shape[1] - CROP) / 2.0)
         faces.append((image[top : top + CROP, left : left + CROP] / 255.0 - 0.5) / 0.5)
     faces += [rng.uniform(-1, 1, (CROP, CROP, 3)).astype(np.float32) for _ in range(num_random)]
     return np.stack(faces).astype(np.float32)

@@ -1,22 +1,13 @@
 """Every experiment config loads and is consistent with the registry, pipelines and papers."""
 
-import importlib.util
-import os
-import sys
-
 import pytest
 import tfau.datasets
+import tfau.experiments.configs as ex
 
 import tfau.data
 from tfau.models import get as get_model
 from tfau.training.config import TrainConfig
 from tfau.training.paper_results import paper_result
-
-_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "configs.py")
-_SPEC = importlib.util.spec_from_file_location("experiments_configs", _FILE)
-ex = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = ex  # dataclasses look their module up
-_SPEC.loader.exec_module(ex)
 
 PAPERS = ("drml", "eacnet", "jaanet", "aunets", "pattnet")
 

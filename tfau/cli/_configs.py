@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from typing import Any
-
-_EXPERIMENTS_FILE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "experiments",
-    "configs.py",
-)
 
 
 def load_experiments() -> Any:
-    """The ``experiments.configs`` module of the source tree (None when not installed)."""
-    if not os.path.exists(_EXPERIMENTS_FILE):
-        return None
-    spec = importlib.util.spec_from_file_location("tfau_experiments_configs", _EXPERIMENTS_FILE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The experiments' configs (``experiments/configs.py``, installed as
+    ``tfau.experiments.configs``)."""
+    from tfau.experiments import configs
+
+    return configs
 
 
 def resolve_config(name: str) -> tuple[Any, Any, str | None]:
@@ -35,7 +23,7 @@ def resolve_config(name: str) -> tuple[Any, Any, str | None]:
     from tfau.training.paper_results import paper_result
 
     experiments = load_experiments()
-    if experiments is not None and name in experiments.EXPERIMENTS:
+    if name in experiments.EXPERIMENTS:
         experiment = experiments.get_experiment(name)
         config = experiment.train_config()
         paper = paper_result(experiment.paper, experiment.paper_dataset)
@@ -43,5 +31,5 @@ def resolve_config(name: str) -> tuple[Any, Any, str | None]:
     try:
         return get_config(name), None, None
     except KeyError as error:
-        names = "" if experiments is None else ", ".join(experiments.list_experiments())
+        names = ", ".join(experiments.list_experiments())
         raise SystemExit(f"error: {error.args[0]} Experiments: {names}") from None
