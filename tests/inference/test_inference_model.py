@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -77,9 +78,14 @@ def test_bad_model_files(tmp_path, drml_keras, drml_saved_model):
     with pytest.raises(ValueError, match=r"Expected a \.keras file or a SavedModel folder"):
         load_model(text)
     broken = tmp_path / "broken.keras"
-    broken.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(ValueError, match=r"Cannot load .*broken\.keras.* as a Keras model"):
+    broken.write_bytes(drml_keras.read_bytes()[:2000])
+    with pytest.raises(ValueError, match=r"broken\.keras' as a Keras model: not a valid \.keras"):
         load_model(broken)
+    not_a_model = tmp_path / "other.keras"
+    with zipfile.ZipFile(not_a_model, "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    with pytest.raises(ValueError, match=r"Cannot load .*other\.keras.* as a Keras model saved"):
+        load_model(not_a_model)
     with pytest.raises(ValueError, match=r"a folder without saved_model\.pb"):
         load_model(tmp_path)
     unmarked = tmp_path / "unmarked"

@@ -1,13 +1,21 @@
 """Trained models on disk: the .keras file and its ModelInfo sidecar."""
 
 import json
+import re
 
 import keras
 import numpy as np
 import pytest
 
 import tfau.models
-from tfau.training.model_files import ModelInfo, info_path, read_model_info, save_trained_model
+from tfau.training.model_files import (
+    KerasFileError,
+    ModelInfo,
+    info_path,
+    load_keras_model,
+    read_model_info,
+    save_trained_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +66,37 @@ def test_aus_must_match_the_output(tiny_drml, tmp_path):
             tiny_drml, tmp_path / "m.h5", model_name="DRML", aus=[1, 2, 4], face_size=112
         )
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_truncated_or_corrupt_keras_files_say_so(tiny_drml, tmp_path):
+    path = tmp_path / "model.keras"
+    save_trained_model(tiny_drml, path, model_name="DRML", aus=[1, 2, 4], face_size=112)
+    loaded = load_keras_model(path, compile=False)
+    for a, b in zip(tiny_drml.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    data = path.read_bytes()
+    # Keras' own message for these is "File not found" although the file exists.
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(data[: len(data) // 2])
+    message = rf"'{re.escape(str(truncated))}' as a Keras model: not a valid \.keras zip: its "
+    with pytest.raises(KerasFileError, match=message + rf"{len(data) // 2} bytes end without"):
+        load_keras_model(truncated)
+    corrupt = tmp_path / "corrupt.keras"
+    flipped = bytearray(data)
+    middle = len(data) // 2
+    flipped[middle : middle + 64] = bytes(b ^ 0xFF for b in flipped[middle : middle + 64])
+    corrupt.write_bytes(bytes(flipped))
+    with pytest.raises(KerasFileError, match=r"corrupt\.keras' .*: not a valid \.keras zip: "):
+        load_keras_model(corrupt)
+    with pytest.raises(FileNotFoundError, match=r"No \.keras file at .*missing\.keras"):
+        load_keras_model(tmp_path / "missing.keras")
+
+
+def test_the_command_line_names_a_truncated_model(tiny_drml, tmp_path):
+    from tfau.cli.main import main
+
+    path = tmp_path / "model.keras"
+    save_trained_model(tiny_drml, path, model_name="DRML", aus=[1, 2, 4], face_size=112)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"model\.keras' as a Keras model: not a valid \.keras"):
+        main(["export", "--model_path", str(path), "--out", str(tmp_path / "exported")])

@@ -43,11 +43,9 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig.load(config_path).replace(strategy="default", stages=None)
     model_path = os.path.join(args.run_dir, "model.keras")
     if os.path.exists(model_path):
-        import keras
+        from tfau.training.model_files import load_keras_model
 
-        import tfau.layers  # noqa: F401  (registers the custom layers for loading)
-
-        model = keras.saving.load_model(model_path)
+        model = load_keras_model(model_path)
         trainer = Trainer(config, model=model, data_dir=args.data_dir, run_dir=args.run_dir)
     else:
         trainer = Trainer(config, data_dir=args.data_dir, run_dir=args.run_dir)

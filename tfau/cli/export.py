@@ -74,15 +74,12 @@ def resolve_model_name(model_name: str | None, keras_name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Loads the model and exports it; prints the signatures."""
-    import keras
-
-    import tfau.models  # noqa: F401  (registers the custom layers for loading)
     from tfau.export import export_model
     from tfau.export.saved_model import DEFAULT_OUTPUT_SIZE
-    from tfau.training.model_files import read_model_info
+    from tfau.training.model_files import load_keras_model, read_model_info
 
     info = read_model_info(args.model_path)
-    model = keras.saving.load_model(args.model_path)
+    model = load_keras_model(args.model_path)
     model_name = resolve_model_name(
         args.model_name or (info.model_name if info else None), model.name
     )

@@ -185,14 +185,11 @@ def read_au_table(path: str, kind: str, aus: list[int] | None) -> tuple[Any, tup
 
 def _load_model(args: argparse.Namespace, path: str) -> tuple[Any, str, Any]:
     """``(model, registry name, ModelInfo or None)``."""
-    import keras
-
-    import tfau.models  # noqa: F401  (registers the custom layers for loading)
     from tfau.cli.export import resolve_model_name
-    from tfau.training.model_files import read_model_info
+    from tfau.training.model_files import load_keras_model, read_model_info
 
     info = read_model_info(path)
-    model = keras.saving.load_model(path)
+    model = load_keras_model(path)
     name = resolve_model_name(
         getattr(args, "model_name", None) or (info.model_name if info else None), model.name
     )

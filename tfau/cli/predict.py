@@ -112,11 +112,9 @@ def register(subparsers: Any) -> None:
 
 def multiview_predictor(args: argparse.Namespace) -> Any:
     """The `MultiViewPredictor` of ``--view_classifier`` and the ``--view_model`` files."""
-    import keras
-
     import tfau.models
     from tfau.inference import MultiViewPredictor
-    from tfau.training.model_files import read_model_info
+    from tfau.training.model_files import load_keras_model, read_model_info
 
     if not args.view_model:
         raise ValueError("--view_classifier needs the AU models of each view: --view_model V PATH")
@@ -131,9 +129,9 @@ def multiview_predictor(args: argparse.Namespace) -> Any:
             )
         if not view.isdigit():
             raise ValueError(f"A view is a 0-based integer. Received: --view_model {view} {path}")
-        models.setdefault(int(view), []).append(keras.saving.load_model(path, compile=False))
+        models.setdefault(int(view), []).append(load_keras_model(path, compile=False))
         aus.setdefault(int(view), []).append(list(info.aus))
-    classifier = keras.saving.load_model(args.view_classifier, compile=False)
+    classifier = load_keras_model(args.view_classifier, compile=False)
     ensemble = tfau.models.MultiViewEnsemble(classifier, models, batch_size=args.batch_size)
     return MultiViewPredictor(ensemble, aus, **predictor_options(args))
 

@@ -308,14 +308,13 @@ def load_model(
             "Expected a .keras file or a SavedModel folder exported by `tfau export`. "
             f"Received: {path!r}"
         )
-    import keras
-
-    import tfau.models  # noqa: F401  (registers tfau's layers for loading)
-    from tfau.training.model_files import read_model_info
+    from tfau.training.model_files import KerasFileError, load_keras_model, read_model_info
 
     info = read_model_info(path)
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = load_keras_model(path, compile=False)
+    except KerasFileError:
+        raise
     except Exception as error:
         raise ValueError(
             f"Cannot load {path!r} as a Keras model saved by tfau: {type(error).__name__}: {error}"

@@ -5,7 +5,8 @@ beside it a JSON sidecar (``model.keras`` -> ``model.json``) with the registry n
 numbers of the ``"au"`` columns, the aligned face size of the training data, the training
 RGB mean (networks normalised by mean subtraction) and the pipeline overrides; export
 (`tfau.export`) and inference (`tfau.inference`) read it with `read_model_info`, so that a
-user never has to repeat them.
+user never has to repeat them. Every ``.keras`` file tfau reads goes through
+`load_keras_model`, which says so when a file is truncated or corrupt.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -138,4 +140,51 @@ def read_model_info(model_path: str | os.PathLike[str]) -> ModelInfo | None:
         raise ValueError(
             f"{path} is not a tfau model description (expected JSON with model_name, aus, "
             f"face_size, mean, pipeline_kwargs): {error}"
+        ) from error
+
+
+class KerasFileError(ValueError):
+    """A ``.keras`` file that is not a valid zip archive (truncated or corrupt)."""
+
+
+def load_keras_model(path: str | os.PathLike[str], **kwargs: Any) -> keras.Model:
+    """``keras.saving.load_model(path, **kwargs)`` with tfau's layers registered.
+
+    A ``.keras`` file is a zip archive. Keras reports one that is not (a truncated copy, an
+    interrupted save) as "File not found" although it exists; this names the file and what
+    is wrong with it instead.
+
+    Args:
+        path: the ``.keras`` file (other formats go to Keras unchecked).
+        **kwargs: ``keras.saving.load_model`` arguments (``compile``, ``safe_mode``...).
+
+    Returns:
+        The model.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        KerasFileError: (a ``ValueError``) the file is not a valid ``.keras`` zip.
+
+    Example:
+        >>> model = load_keras_model("runs/drml/model.keras", compile=False)  # doctest: +SKIP
+    """
+    import tfau.models  # noqa: F401  (registers tfau's layers for loading)
+
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        return keras.saving.load_model(path, **kwargs)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No .keras file at {path!r}.")
+    if not zipfile.is_zipfile(path):
+        raise KerasFileError(
+            f"Cannot load {path!r} as a Keras model: not a valid .keras zip: its "
+            f"{os.path.getsize(path)} bytes end without a zip directory (a truncated copy or "
+            "an interrupted save?). Copy or save the model again."
+        )
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    except zipfile.BadZipFile as error:
+        raise KerasFileError(
+            f"Cannot load {path!r} as a Keras model: not a valid .keras zip: {error} (a "
+            "corrupt copy?). Copy or save the model again."
         ) from error
