@@ -8,6 +8,7 @@ the single-device run exactly.
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -127,6 +128,11 @@ def test_multi_worker_two_processes_equal_single_worker(tiny_config, synth_data_
     for proc, (stdout, stderr) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, stderr[-3000:]
         assert "replicas multi_worker 2" in stdout
+    # Only the chief shows the progress (stdout is a pipe: a line at the end of the epoch).
+    (chief, _), (other, other_errors) = outputs
+    assert re.search(r"^epoch 1/1: 3/3 steps \[.*img/s, loss=", chief, re.MULTILINE), chief
+    assert other.splitlines() == ["replicas multi_worker 2"]
+    assert "epoch 1/1" not in other_errors
     worker0, worker1 = _weights(tmp_path / "worker0.npz"), _weights(tmp_path / "worker1.npz")
     _assert_same(worker0, worker1, rtol=0, atol=0)
     single = Trainer(

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -60,7 +61,14 @@ def test_run_cv_runs_the_stages_of_the_config_in_the_fold_folder(synth_data_dir,
 
     config = _jaanet_synth()
     run_dir = str(tmp_path / "cv")
-    folds = run_cv(config, run_dir, folds=["part3"], data_dir=synth_data_dir, log=lambda m: None)
+    lines = []
+    folds = run_cv(config, run_dir, folds=["part3"], data_dir=synth_data_dir, log=lines.append)
+    # Each epoch's progress line names the fold and the stage.
+    assert [line.split(": ")[0] for line in lines] == [
+        "fold part3 stage 1/2 all_modules epoch 1/1",
+        "fold part3 stage 2/2 face_alignment epoch 1/1",
+    ]
+    assert all(re.search(r"steps \[.*, loss=.*, val_mean_f1=\d\.\d{4}, ", line) for line in lines)
     fold_dir = os.path.join(run_dir, "seed0", "part3")
     assert sorted(os.listdir(fold_dir)) == [
         "1_all_modules",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from tfau.cli.train import add_verbosity_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the ``cv`` verb."""
@@ -38,13 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--paper", default=None, help="published numbers to compare with, e.g. drml/bp4d"
     )
+    add_verbosity_arguments(parser)
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the protocol and prints the summary table."""
-    from tfau.cli.train import apply_overrides, load_config, parse_overrides
+    from tfau.cli.train import apply_overrides, load_config, parse_overrides, verbosity
     from tfau.training.paper_results import paper_result
     from tfau.training.protocol import run_cv
 
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         paper=paper,
         title=title,
+        verbose=verbosity(args),
     )
     with open(os.path.join(args.run_dir, "results", "results.md")) as f:
         print(f.read())

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tfau.cli.train import add_verbosity_arguments, verbosity
+
 # The networks the demo can train.
 DEMO_MODELS = ("DRML", "JAANet")
 # Aligned face sizes with a predefined builder config.
@@ -58,6 +60,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--video_seconds", type=float, default=8.0, help="length of the video")
     parser.add_argument("--seed", type=int, default=0, help="seed of data and training")
+    add_verbosity_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from tfau.plots.saliency import plot_saliency, saliency_maps
     from tfau.plots.timeline import plot_timeline, read_au_csv
     from tfau.synth import BP4D_AUS, SynthAU, write_bp4d, write_video
-    from tfau.training.model_files import read_model_info
+    from tfau.training.model_files import load_keras_model, read_model_info
     from tfau.training.paper_results import paper_result
     from tfau.training.protocol import MODEL_FILE, dataset_parts, run_cv
 
@@ -165,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=str(data_dir),
         paper=paper_result("drml" if args.model == "DRML" else "jaanet", "bp4d"),
         title=f"tfau demo: {args.model} on SynthAU (BP4D layout)",
+        verbose=verbosity(args),
     )
     print((cv_dir / "results" / "results.md").read_text())
 
@@ -201,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     plots = workdir / "plots"
     _step(6, f"Plots in {plots}")
     written = plot_timeline(csv_path, plots, smooth_window=5) if track is not None else []
-    model = keras.saving.load_model(model_path)
+    model = load_keras_model(model_path)
     info = read_model_info(model_path)
     faces = next(
         iter(

@@ -7,6 +7,10 @@ A config with ``stages`` (JAA-Net's) trains them one after the other, each in it
 as ``<run_dir>/model.keras`` with its ``model.json`` (for ``tfau export`` / ``tfau predict``);
 ``stages=null`` turns them off.
 
+Progress: a bar per epoch in a terminal, a plain line every 30 s in a log file, nothing with
+``--quiet`` (``--verbose 2``: one line per epoch); the per-epoch records are in
+``<run_dir>/metrics.jsonl`` whatever the verbosity.
+
 Example:
     tfau train --config synth_drml_tiny --run_dir /tmp/run --data_dir /tmp/tfds epochs=3
     tfau train --config drml_bp4d --run_dir runs/drml
@@ -38,8 +42,33 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--run_dir", default=None, help="output folder (default: config's)")
     parser.add_argument("--data_dir", default=None, help="TFDS data directory")
+    add_verbosity_arguments(parser)
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     parser.set_defaults(func=run)
+
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--verbose {0,1,2}`` (``keras.Model.fit``'s ``verbose``), read by
+    `verbosity`."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=None,
+        help="training progress: 0 none, 1 a progress bar per epoch (a plain line every 30 s "
+        "when the output is not a terminal), 2 one line per epoch (default: 1)",
+    )
+    group.add_argument(
+        "--quiet", action="store_true", help="print no training progress (--verbose 0)"
+    )
+
+
+def verbosity(args: argparse.Namespace) -> int | str:
+    """The ``verbose`` argument of the training functions from `add_verbosity_arguments`."""
+    if args.quiet:
+        return 0
+    return "auto" if args.verbose is None else args.verbose
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -94,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.run_dir:
         overrides["run_dir"] = args.run_dir
     config = apply_overrides(config, overrides)
-    results = run_training(config, data_dir=args.data_dir)
+    results = run_training(config, data_dir=args.data_dir, verbose=verbosity(args))
     trainer = results[-1]["trainer"]
     # A staged run has no checkpoint of its own: its model file is the final model.
     if config.stages and trainer.chief:

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -41,6 +42,7 @@ import numpy as np
 from tfau.training.config import TrainConfig
 from tfau.training.model_files import ModelInfo, save_trained_model
 from tfau.training.paper_results import PaperResult
+from tfau.training.progress import progress_label
 from tfau.training.results import FoldResult, evaluate_predictions, write_results
 
 if TYPE_CHECKING:
@@ -273,6 +275,7 @@ def fit_fold(
     run_dir: str,
     data_dir: str | None = None,
     log: Any | None = None,
+    verbose: int | str = "auto",
 ) -> FoldResult:
     """Trains one (seed, fold) with `tfau.training.Trainer`, picks the epoch, tests once.
 
@@ -297,7 +300,9 @@ def fit_fold(
         seed: seed of initialisation, data order and augmentation.
         run_dir: run folder of this (seed, fold): checkpoints, logs, metrics, weights.
         data_dir: TFDS data directory.
-        log: progress printer passed to the trainer (None: the trainer's default).
+        log: ``fn(line)`` receiving the progress lines; None: stdout.
+        verbose: 0 silent, 1 a progress bar per epoch (its description names the fold and
+            the stage), 2 one line per epoch, ``"auto"`` 1 (`tfau.training.progress`).
 
     Returns:
         The test part's `FoldResult` at the chosen epoch.
@@ -327,13 +332,15 @@ def fit_fold(
         steps_per_epoch=steps,
         run_dir=run_dir,
     )
-    runs = run_training(
-        fold_config,
-        pipeline=subject_pipeline(pipeline, fold.train_subjects),
-        data_dir=data_dir,
-        run_dir=run_dir,
-        log=log,
-    )
+    with progress_label(f"fold {fold.name}"):
+        runs = run_training(
+            fold_config,
+            pipeline=subject_pipeline(pipeline, fold.train_subjects),
+            data_dir=data_dir,
+            run_dir=run_dir,
+            log=log,
+            verbose=verbose,
+        )
     # Epochs of the earlier stages (fewer than planned if one stopped early).
     offset = sum(len(run["history"]) for run in runs[:-1])
     trainer, history = runs[-1]["trainer"], runs[-1]["history"]
@@ -371,6 +378,7 @@ def run_cv(
     paper: PaperResult | None = None,
     title: str | None = None,
     log: Any | None = None,
+    verbose: int | str = "auto",
 ) -> list[FoldResult]:
     """Runs the 3-fold subject-exclusive protocol for every seed and writes the results folder.
 
@@ -383,7 +391,10 @@ def run_cv(
         data_dir: TFDS data directory.
         paper: the published result printed beside tfau's.
         title: heading of the tables and the chart (default: the model and dataset).
-        log: progress printer passed to the trainers.
+        log: ``fn(line)`` receiving the progress lines; None: stdout.
+        verbose: 0 silent, 1 a progress bar per epoch (its description names the seed when
+            there are several, the fold and the stage), 2 one line per epoch, ``"auto"`` 1
+            (`tfau.training.progress`).
 
     Returns:
         Every (seed, fold) `FoldResult`, seeds outer.
@@ -401,14 +412,16 @@ def run_cv(
     for seed in seeds:
         for fold in make_folds(parts, validation_fraction, seed, folds):
             start = time.monotonic()
-            result = fit_fold(
-                config,
-                fold,
-                int(seed),
-                os.path.join(run_dir, f"seed{seed}", fold.name),
-                data_dir=data_dir,
-                log=log,
-            )
+            with progress_label(f"seed {seed}") if len(seeds) > 1 else contextlib.nullcontext():
+                result = fit_fold(
+                    config,
+                    fold,
+                    int(seed),
+                    os.path.join(run_dir, f"seed{seed}", fold.name),
+                    data_dir=data_dir,
+                    log=log,
+                    verbose=verbose,
+                )
             results.append(result)
             protocol["runs"].append(
                 {

@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfau.training.config import Stage, TrainConfig
+from tfau.training.progress import progress_label
 from tfau.training.strategy import is_chief, make_strategy
 from tfau.training.trainer import Trainer
 
@@ -240,6 +241,7 @@ def run_stages(
     pipeline: Callable[..., tf.data.Dataset] | None = None,
     strategy: tf.distribute.Strategy | None = None,
     log: Callable[[str], None] | None = None,
+    verbose: int | str = "auto",
 ) -> tuple[keras.Model, list[dict[str, Any]]]:
     """Trains ``model`` through ``stages``, one `Trainer` run per stage.
 
@@ -256,7 +258,9 @@ def run_stages(
         run_dir: parent folder of the stage folders; None: ``config.run_dir``.
         pipeline: `Trainer` pipeline; None: the model's.
         strategy: a ``tf.distribute`` strategy; None: ``make_strategy(config.strategy)``.
-        log: progress function; None: print.
+        log: ``fn(line)`` receiving the progress lines; None: stdout.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch, ``"auto"`` 1
+            (`tfau.training.progress`).
 
     Returns:
         ``(model, results)``: one ``{"stage", "run_dir", "trainable", "history", "trainer"}``
@@ -300,8 +304,10 @@ def run_stages(
                 data_dir=data_dir,
                 run_dir=folder,
                 log=log,
+                verbose=verbose,
             )
-            history = trainer.train()
+            with progress_label(f"stage {index}/{len(stages)} {stage.name}"):
+                history = trainer.train()
             results.append(
                 {
                     "stage": stage.name,
@@ -325,6 +331,7 @@ def run_training(
     pipeline: Callable[..., tf.data.Dataset] | None = None,
     strategy: tf.distribute.Strategy | None = None,
     log: Callable[[str], None] | None = None,
+    verbose: int | str = "auto",
 ) -> list[dict[str, Any]]:
     """Trains ``config``: one `Trainer` run, or its ``stages`` through `run_stages`.
 
@@ -340,7 +347,9 @@ def run_training(
         run_dir: run folder; None: ``config.run_dir``.
         pipeline: `Trainer` pipeline; None: the model's.
         strategy: a ``tf.distribute`` strategy; None: ``make_strategy(config.strategy)``.
-        log: progress function; None: print on the chief.
+        log: ``fn(line)`` receiving the progress lines; None: stdout.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch, ``"auto"`` 1
+            (`tfau.training.progress`).
 
     Returns:
         One ``{"stage", "run_dir", "trainable", "history", "trainer"}`` per stage, as
@@ -370,6 +379,7 @@ def run_training(
             pipeline=pipeline,
             strategy=strategy,
             log=log,
+            verbose=verbose,
         )
         return results
     trainer = Trainer(
@@ -380,6 +390,7 @@ def run_training(
         data_dir=data_dir,
         run_dir=run_dir,
         log=log,
+        verbose=verbose,
     )
     history = trainer.train()
     trainable = [layer.name for layer in trainer.model.layers if layer.trainable_weights]
@@ -639,6 +650,7 @@ def train_eacnet_staged(
     pipeline: Callable[..., tf.data.Dataset] | None = None,
     strategy: tf.distribute.Strategy | None = None,
     log: Callable[[str], None] | None = None,
+    verbose: int | str = "auto",
 ) -> dict[str, Any]:
     """EAC-Net's three trainings: FVGG, E-Net from FVGG, EAC-Net on the trained E-Net.
 
@@ -660,7 +672,9 @@ def train_eacnet_staged(
         run_dir: parent folder; None: ``config.run_dir``.
         pipeline: pipeline of E-Net and EAC-Net (FVGG: the registry's, without landmarks).
         strategy: a ``tf.distribute`` strategy; None: ``make_strategy(config.strategy)``.
-        log: progress function.
+        log: ``fn(line)`` receiving the progress lines; None: stdout.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch, ``"auto"`` 1
+            (`tfau.training.progress`).
 
     Returns:
         ``{"fvgg", "enet", "eacnet"}`` models (``"fvgg"`` None when skipped) and
@@ -704,8 +718,10 @@ def train_eacnet_staged(
             data_dir=data_dir,
             run_dir=os.path.join(run_dir, f"{index}_{name}"),
             log=log,
+            verbose=verbose,
         )
-        histories[name] = trainer.train()
+        with progress_label(f"stage {index}/3 {name}"):
+            histories[name] = trainer.train()
 
     model_names = {"fvgg": "FVGG", "enet": "ENet", "eacnet": "EACNet"}
     fvgg = None
@@ -978,6 +994,7 @@ def train_hydranet_heads(
     run_dir: str | None = None,
     strategy: tf.distribute.Strategy | None = None,
     log: Callable[[str], None] | None = None,
+    verbose: int | str = "auto",
 ) -> tuple[keras.Model, dict[str, list[dict[str, Any]]]]:
     """Grows a HydraNet one head per AU, each trained alone on the frozen shared encoder.
 
@@ -996,7 +1013,9 @@ def train_hydranet_heads(
         data_dir: TFDS data directory.
         run_dir: parent folder; None: ``config.run_dir``.
         strategy: a ``tf.distribute`` strategy; None: ``make_strategy(config.strategy)``.
-        log: progress function.
+        log: ``fn(line)`` receiving the progress lines; None: stdout.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch, ``"auto"`` 1
+            (`tfau.training.progress`).
 
     Returns:
         ``(model, histories)``: the grown HydraNet, AU label -> per-epoch records.
@@ -1056,8 +1075,10 @@ def train_hydranet_heads(
             data_dir=data_dir,
             run_dir=os.path.join(run_dir, f"{len(existing) + index + 1}_au{label}"),
             log=log,
+            verbose=verbose,
         )
-        histories[label] = trainer.train()
+        with progress_label(f"head {len(heads)}/{len(existing) + len(labels)} AU{label}"):
+            histories[label] = trainer.train()
     set_trainable(model, None, base)
     return model, histories
 
@@ -1148,6 +1169,7 @@ def train_aunets_domain_adapted(
     data_dir: str | None = None,
     run_dir: str | None = None,
     log: Callable[[str], None] | None = None,
+    verbose: int | str = "auto",
 ) -> dict[str, Any]:
     """Pretrains the VGG-16 encoder on another labelled face task, then trains on AUs.
 
@@ -1162,7 +1184,9 @@ def train_aunets_domain_adapted(
         include_fc: carry fc6 / fc7 over too (the paper drops only the output layer).
         data_dir: TFDS data directory of the AU data.
         run_dir: the AU run's folder; None: ``config.run_dir``.
-        log: progress function.
+        log: ``fn(line)`` receiving the progress lines; None: stdout.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch, ``"auto"`` 1
+            (`tfau.training.progress`).
 
     Returns:
         ``{"pretrained", "model", "transferred", "pretrain_history", "history"}``.
@@ -1193,7 +1217,13 @@ def train_aunets_domain_adapted(
     model = build_model(config, data_dir=data_dir, strategy=strategy)
     transferred = transfer_vgg_encoder(pretrained, model, include_fc=include_fc)
     trainer = Trainer(
-        config, model=model, strategy=strategy, data_dir=data_dir, run_dir=run_dir, log=log
+        config,
+        model=model,
+        strategy=strategy,
+        data_dir=data_dir,
+        run_dir=run_dir,
+        log=log,
+        verbose=verbose,
     )
     history = trainer.train()
     return {

@@ -34,6 +34,7 @@ import tensorflow as tf
 from tfau.training import losses as loss_lib
 from tfau.training.config import TrainConfig
 from tfau.training.optimizers import make_optimizer
+from tfau.training.progress import TrainingProgress
 from tfau.training.strategy import is_chief, make_strategy, worker_id
 
 #: Epoch ``e`` uses pipeline seed ``seed + EPOCH_SEED_STRIDE * e``.
@@ -57,7 +58,10 @@ class Trainer:
         strategy: a ``tf.distribute.Strategy``; None: `make_strategy(config.strategy)`.
         data_dir: TFDS data directory.
         run_dir: output folder; overrides ``config.run_dir``.
-        log: ``fn(message)`` for progress lines; None: print on the chief.
+        log: ``fn(line)`` receiving the progress lines instead of stdout (no bar then).
+        verbose: as in ``keras.Model.fit``: 0 silent, 1 a progress bar per epoch (plain
+            periodic lines when stdout is not a terminal), 2 one line per epoch, ``"auto"``
+            1. Only the chief worker prints (`tfau.training.progress`).
 
     Example:
         >>> trainer = Trainer(config, run_dir="/tmp/run")  # doctest: +SKIP
@@ -74,6 +78,7 @@ class Trainer:
         data_dir: str | None = None,
         run_dir: str | None = None,
         log: Callable[[str], None] | None = None,
+        verbose: int | str = "auto",
     ) -> None:
         import keras
 
@@ -96,7 +101,7 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         self.strategy = strategy or make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
-        self._log = log or (lambda message: print(message, flush=True) if self.chief else None)
+        self.progress = TrainingProgress(verbose, chief=self.chief, log=log)
 
         self.train_examples = tfau.data.load_split(config.dataset, config.train_split, data_dir)
         self.num_train_examples = _count(self.train_examples)
@@ -265,7 +270,7 @@ class Trainer:
             latest = tf.train.latest_checkpoint(os.path.join(self.run_dir, "checkpoints"))
         if latest is not None:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
-            self._log(f"Restored {latest} (step {int(self.step.numpy())}).")
+            self.progress.message(f"Restored {latest} (step {int(self.step.numpy())}).")
         return int(self.step.numpy())
 
     def save(self) -> None:
@@ -284,6 +289,12 @@ class Trainer:
             NaNLossError: the loss became NaN or infinite; names the step, the batch and its
                 examples.
         """
+        try:
+            return self._train()
+        finally:
+            self.progress.close()
+
+    def _train(self) -> list[dict[str, Any]]:
         config = self.config
         if self.chief:
             os.makedirs(self.run_dir, exist_ok=True)
@@ -297,11 +308,14 @@ class Trainer:
         patience = config.early_stopping_patience
         while step < config.epochs * self.steps_per_epoch:
             if patience is not None and int(self.epochs_without_gain.numpy()) >= patience:
-                self._log(f"Early stopping at epoch {step // self.steps_per_epoch}.")
+                self.progress.message(f"Early stopping at epoch {step // self.steps_per_epoch}.")
                 break
             epoch, done = divmod(step, self.steps_per_epoch)
             dataset = self.strategy.experimental_distribute_dataset(self.epoch_dataset(epoch, done))
             start, losses = time.time(), []
+            self.progress.epoch_begin(
+                epoch, config.epochs, self.steps_per_epoch, done, config.batch_size
+            )
             for batch_index, batch in enumerate(dataset, start=done):
                 loss = float(self._train_step(batch))
                 if not math.isfinite(loss):
@@ -313,6 +327,7 @@ class Trainer:
                 step += 1
                 self.step.assign(step)
                 losses.append(loss)
+                self.progress.step_end(loss)
                 with writer.as_default(step=step):
                     tf.summary.scalar("loss", loss)
                     tf.summary.scalar("learning_rate", float(self._learning_rate()))
@@ -326,6 +341,7 @@ class Trainer:
                 "learning_rate": float(self._learning_rate()),
             }
             if config.val_split:
+                self.progress.validating()
                 scores = self.evaluate(config.val_split)
                 record.update({f"val_{k}": v for k, v in scores.items() if k.startswith("mean")})
                 if scores["mean_f1"] > float(self.best_score.numpy()):
@@ -339,7 +355,7 @@ class Trainer:
                 for key, value in record.items():
                     if key not in ("epoch", "step") and value is not None:
                         tf.summary.scalar(f"epoch/{key}", value)
-            self._log(json.dumps(record))
+            self.progress.epoch_end(record)
             if self.chief:
                 self._write_record(record)
             self.save()
