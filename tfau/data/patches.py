@@ -22,7 +22,7 @@ faces have level eyes, so this only matters for unaligned faces).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -142,32 +142,48 @@ def crop_patches(image: Any, boxes: Any, output_size: int = PATTNET_OUTPUT_SIZE)
             f"Received: shape={tuple(boxes.shape)}"
         )
     shape = tf.shape(image)
-    height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
     centre_x, centre_y, side = boxes[:, 0], boxes[:, 1], boxes[:, 2]
-    step = side / output_size
-    first_x = centre_x - side / 2.0 + 0.5 * step
-    first_y = centre_y - side / 2.0 + 0.5 * step
-    last_x = centre_x + side / 2.0 - 0.5 * step
-    last_y = centre_y + side / 2.0 - 0.5 * step
-    # crop_and_resize maps a normalised coordinate u to pixel u * (size - 1).
-    normalised = tf.stack(
-        [
-            first_y / tf.maximum(height - 1.0, 1.0),
-            first_x / tf.maximum(width - 1.0, 1.0),
-            last_y / tf.maximum(height - 1.0, 1.0),
-            last_x / tf.maximum(width - 1.0, 1.0),
-        ],
-        axis=-1,
-    )
-    num = tf.shape(boxes)[0]
-    return tf.image.crop_and_resize(
-        image[None],
-        normalised,
-        tf.zeros([num], tf.int32),
-        (output_size, output_size),
-        method="bilinear",
-        extrapolation_value=PATCH_BORDER_VALUE,
-    )
+    half = side / 2.0 - 0.5 * side / output_size
+    rows = _sample_axis(centre_y - half, centre_y + half, shape[0], output_size)
+    columns = _sample_axis(centre_x - half, centre_x + half, shape[1], output_size)
+    # Bilinear as tf.image.crop_and_resize, written with gathers and blends: LiteRT has builtin
+    # kernels for these and none for CropAndResize (tfau.export.litert).
+    top = tf.gather(image, rows.low)
+    bottom = tf.gather(image, rows.high)
+    lines = top + (bottom - top) * rows.fraction[:, :, None, None]
+    left = tf.gather(lines, columns.low, axis=2, batch_dims=1)
+    right = tf.gather(lines, columns.high, axis=2, batch_dims=1)
+    crops = left + (right - left) * columns.fraction[:, None, :, None]
+    inside = rows.inside[:, :, None, None] & columns.inside[:, None, :, None]
+    return tf.where(inside, crops, PATCH_BORDER_VALUE)
+
+
+class _AxisSamples(NamedTuple):
+    low: tf.Tensor
+    high: tf.Tensor
+    fraction: tf.Tensor
+    inside: tf.Tensor
+
+
+def _sample_axis(first: tf.Tensor, last: tf.Tensor, size: tf.Tensor, count: int) -> _AxisSamples:
+    """``count`` positions from ``first`` to ``last`` (pixels, per box) along one image axis.
+
+    A position outside ``[0, size - 1]`` is ``inside=False`` (the whole row or column is grey,
+    as crop_and_resize's extrapolation); others interpolate pixels ``low`` and ``high``.
+    """
+    steps = tf.range(count, dtype=tf.float32)
+    spacing = (last - first) / max(count - 1, 1)
+    positions = first[:, None] + steps * spacing[:, None]
+    limit = tf.cast(size - 1, tf.float32)
+    inside = (positions >= 0.0) & (positions <= limit)
+    low = tf.floor(positions)
+    fraction = positions - low
+    high = tf.math.ceil(positions)
+
+    def index(values: tf.Tensor) -> tf.Tensor:
+        return tf.cast(tf.clip_by_value(values, 0.0, limit), tf.int32)
+
+    return _AxisSamples(index(low), index(high), fraction, inside)
 
 
 def pattnet_patches(
