@@ -12,12 +12,8 @@ import tensorflow as tf
 from tfau.synth import BP4D_AUS
 from tfau.training.model_files import read_model_info
 from tfau.training.paper_results import paper_result
-from tfau.training.protocol import (
-    filter_subjects,
-    make_folds,
-    run_cv,
-    subject_pipeline,
-)
+from tfau.training.protocol import dataset_parts, fit_fold, make_folds, run_cv
+from tfau.training.run_data import RunData, filter_subjects
 
 BP4D_PARTS = {
     "part1": "F001 F002 F008 F009 F010 F016 F018 F023 M001 M004 M007 M008 M012 M014".split(),
@@ -68,17 +64,53 @@ def _examples():
     )
 
 
-def test_filter_subjects_and_subject_pipeline():
+def test_filter_subjects():
     kept = [int(e["x"]) for e in filter_subjects(_examples(), ["F001", "F004"])]
     assert kept == [0, 2, 3]
+    with pytest.raises(ValueError, match="at least one subject"):
+        filter_subjects(_examples(), [])
 
-    def identity(dataset, *, training, batch_size):
-        return dataset.batch(batch_size)
 
-    wrapped = subject_pipeline(identity, ["F003"])
-    train = next(iter(wrapped(_examples(), training=True, batch_size=8)))["x"].numpy()
-    held = next(iter(wrapped(_examples(), training=False, batch_size=8)))["x"].numpy()
-    assert train.tolist() == [1, 4] and held.tolist() == [0, 2, 3]
+def test_run_data_keeps_each_side_to_its_subjects(synth_data_dir):
+    data = RunData.from_splits(
+        "synth_au/tiny",
+        "part1+part2",
+        "part1+part2",
+        data_dir=synth_data_dir,
+        train_subjects=["F001"],
+        validation_subjects=["F003"],
+    )
+    assert {e["subject"].numpy().decode() for e in data.train} == {"F001"}
+    assert {e["subject"].numpy().decode() for e in data.validation} == {"F003"}
+    assert data.num_train == 6 and data.labels.shape == (6, data.num_aus)
+    with pytest.raises(ValueError, match=r"In both: \['F001'\]"):
+        RunData.from_splits(
+            "synth_au/tiny",
+            "part1",
+            "part1",
+            data_dir=synth_data_dir,
+            train_subjects=["F001"],
+            validation_subjects=["F001"],
+        )
+
+
+def test_no_statistic_of_a_validation_subject_reaches_training(
+    synth_data_dir, tiny_config, tmp_path
+):
+    # DRML subtracts the training faces' mean: the fold's model.json must hold the mean of
+    # its training subjects, not of the training parts with the validation subject in them.
+    import tfau.data
+
+    parts = dataset_parts("synth_au/tiny", synth_data_dir)
+    (fold,) = make_folds(parts, validation_fraction=0.5, seed=0, folds=["part3"])
+    assert fold.validation_subjects and fold.train_subjects
+    config = tiny_config.replace(epochs=1, steps_per_epoch=1, batch_size=2)
+    fit_fold(config, fold, 0, str(tmp_path / "fold"), data_dir=synth_data_dir, verbose=0)
+    mean = read_model_info(tmp_path / "fold" / "model.keras").mean
+    whole = tfau.data.load_split("synth_au/tiny", fold.train_split, synth_data_dir)
+    expected = tfau.data.image_mean(filter_subjects(whole, fold.train_subjects))
+    np.testing.assert_allclose(mean, expected, rtol=1e-6)
+    assert not np.allclose(mean, tfau.data.image_mean(whole), atol=0.5)
 
 
 def test_short_cv_on_synth_writes_complete_results_folder(synth_data_dir, tiny_config, tmp_path):

@@ -3,7 +3,8 @@
 ``Trainer`` runs a custom ``strategy.run`` loop (single device, MirroredStrategy,
 MultiWorkerMirroredStrategy), writes checkpoints, TensorBoard logs, the config and per-epoch
 metrics into its run folder, resumes exactly after a kill and stops on a NaN loss.
-``run_training`` (one run, or the config's stages), ``run_stages`` and the ``train_*``
+A run's examples are a ``RunData`` (training and validation examples; every training
+statistic comes from the training examples only). ``run_training`` (one run, or the config's stages), ``run_stages`` and the ``train_*``
 functions of ``tfau.training.stages`` run the papers' staged trainings as a sequence of
 ``Trainer`` runs.
 """
@@ -17,6 +18,7 @@ from tfau.training.config import (
 )
 from tfau.training.losses import LOSS_FUNCTIONS, make_loss
 from tfau.training.optimizers import make_optimizer, make_schedule
+from tfau.training.run_data import RunData, filter_subjects
 from tfau.training.stages import (
     JAANET_STAGES,
     LinearAURegression,
@@ -44,10 +46,12 @@ __all__ = [
     "LossSpec",
     "NaNLossError",
     "OptimizerSpec",
+    "RunData",
     "Stage",
     "TrainConfig",
     "Trainer",
     "extract_features",
+    "filter_subjects",
     "fit_linear_au_regression",
     "get_config",
     "is_chief",

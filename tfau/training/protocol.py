@@ -44,6 +44,7 @@ from tfau.training.model_files import ModelInfo, save_trained_model
 from tfau.training.paper_results import PaperResult
 from tfau.training.progress import progress_label
 from tfau.training.results import FoldResult, evaluate_predictions, write_results
+from tfau.training.run_data import RunData
 
 if TYPE_CHECKING:
     from tfau.training.trainer import Trainer
@@ -174,24 +175,6 @@ def make_folds(
     return result
 
 
-def filter_subjects(dataset: Any, subjects: Sequence[str]) -> Any:
-    """Keeps the examples whose ``subject`` feature is one of ``subjects`` (a tf.data filter).
-
-    Example:
-        >>> val = filter_subjects(load_split("bp4d/aligned200", "part1+part2"), ["F001"])
-    """
-    import tensorflow as tf
-
-    if not subjects:
-        raise ValueError("`subjects` must name at least one subject. Received: []")
-    table = tf.constant(list(subjects))
-
-    def keep(example: Mapping[str, Any]) -> Any:
-        return tf.reduce_any(tf.equal(example["subject"], table))
-
-    return dataset.filter(keep)
-
-
 def _dataset_facts(dataset: str, data_dir: str | None) -> tuple[tuple[int, ...], int]:
     """The standard AUs of ``dataset`` and the side of its stored faces."""
     import tensorflow_datasets as tfds
@@ -203,39 +186,6 @@ def _dataset_facts(dataset: str, data_dir: str | None) -> tuple[tuple[int, ...],
     if aus is None:
         raise ValueError(f"Dataset {dataset!r} has no info.metadata['standard_aus'].")
     return tuple(int(a) for a in aus), int(info.features["image"].shape[0])
-
-
-def subject_pipeline(pipeline: Any, train_subjects: Sequence[str]) -> Any:
-    """Wraps a pipeline so the fold's subjects split training from evaluation data.
-
-    Training pipelines (``training=True``) keep only ``train_subjects``; evaluation pipelines
-    drop them, so the training parts evaluate as the validation subjects and the test part
-    (which holds no training subject) is unchanged. This is how a `Trainer` that reads TFDS
-    split strings trains on part of its training split and validates on the rest.
-
-    Args:
-        pipeline: a ``tfau.data`` pipeline function (``fn(dataset, *, training, ...)``).
-        train_subjects: the fold's training subjects.
-
-    Returns:
-        The wrapped pipeline (keeps the wrapped one's ``config`` attribute).
-    """
-    import tensorflow as tf
-
-    subjects = tf.constant(list(train_subjects))
-
-    def is_training_subject(example: Mapping[str, Any]) -> Any:
-        return tf.reduce_any(tf.equal(example["subject"], subjects))
-
-    def wrapped(dataset: Any, *, training: bool, **kwargs: Any) -> Any:
-        if training:
-            dataset = dataset.filter(is_training_subject)
-        else:
-            dataset = dataset.filter(lambda example: tf.logical_not(is_training_subject(example)))
-        return pipeline(dataset, training=training, **kwargs)
-
-    wrapped.config = getattr(pipeline, "config", None)  # type: ignore[attr-defined]
-    return wrapped
 
 
 def save_run_model(trainer: Trainer, path: str, data_dir: str | None = None) -> ModelInfo:
@@ -280,7 +230,8 @@ def fit_fold(
     """Trains one (seed, fold) with `tfau.training.Trainer`, picks the epoch, tests once.
 
     The trainer trains on ``fold.train_subjects`` and evaluates the validation subjects after
-    every epoch (`subject_pipeline`); its best-validation weights (``best.weights.h5``) are
+    every epoch (one `RunData`: the image mean, loss weights and steps come from the training
+    subjects only); its best-validation weights (``best.weights.h5``) are
     restored before the test part is predicted. Without validation subjects the last epoch is
     tested. The chosen model is saved as ``run_dir/model.keras`` with its `ModelInfo`
     (``model.json``: AUs, face size, training mean), ready for ``tfau export`` and
@@ -307,22 +258,23 @@ def fit_fold(
     Returns:
         The test part's `FoldResult` at the chosen epoch.
     """
-    import tfau.data
     from tfau.training.stages import run_training
 
-    pipeline = tfau.data.get_pipeline(config.pipeline or config.model, **config.pipeline_kwargs)
+    data = RunData.from_splits(
+        config.dataset,
+        fold.train_split,
+        fold.train_split if fold.validation_subjects else None,
+        data_dir=data_dir,
+        train_subjects=fold.train_subjects,
+        validation_subjects=fold.validation_subjects or None,
+    )
     steps = config.steps_per_epoch
     if steps is None:
-        train = filter_subjects(
-            tfau.data.load_split(config.dataset, fold.train_split, data_dir=data_dir),
-            fold.train_subjects,
-        )
-        count = len(tfau.data.collect_labels(train).labels)
-        steps = count // config.batch_size
+        steps = data.num_train // config.batch_size
         if steps < 1:
             raise ValueError(
-                f"Fold {fold.name}: {count} training examples, fewer than one batch of "
-                f"{config.batch_size}."
+                f"Fold {fold.name}: {data.num_train} training examples, fewer than one batch "
+                f"of {config.batch_size}."
             )
     fold_config = config.replace(
         train_split=fold.train_split,
@@ -335,7 +287,7 @@ def fit_fold(
     with progress_label(f"fold {fold.name}"):
         runs = run_training(
             fold_config,
-            pipeline=subject_pipeline(pipeline, fold.train_subjects),
+            data=data,
             data_dir=data_dir,
             run_dir=run_dir,
             log=log,

@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from tfau.training.config import Stage, TrainConfig
 from tfau.training.progress import progress_label
+from tfau.training.run_data import RunData
 from tfau.training.strategy import is_chief, make_strategy
 from tfau.training.trainer import Trainer
 
@@ -236,6 +237,7 @@ def run_stages(
     stages: Sequence[Stage] | None = None,
     *,
     model: keras.Model | None = None,
+    data: RunData | None = None,
     data_dir: str | None = None,
     run_dir: str | None = None,
     pipeline: Callable[..., tf.data.Dataset] | None = None,
@@ -254,6 +256,8 @@ def run_stages(
         config: the base config (model, data, losses, optimizer, schedule).
         stages: the stages, e.g. `JAANET_STAGES`; None: ``config.stages``.
         model: the model to train (e.g. after `transfer_au_branches`); None: `build_model`.
+        data: the examples every stage trains and validates on (`RunData`); None: the
+            config's splits.
         data_dir: TFDS data directory.
         run_dir: parent folder of the stage folders; None: ``config.run_dir``.
         pipeline: `Trainer` pipeline; None: the model's.
@@ -298,6 +302,7 @@ def run_stages(
             folder = os.path.join(run_dir, f"{index}_{stage.name}")
             trainer = Trainer(
                 stage_config(config, stage),
+                data=data,
                 model=model,
                 pipeline=pipeline,
                 strategy=strategy,
@@ -326,6 +331,7 @@ def run_training(
     config: TrainConfig,
     *,
     model: keras.Model | None = None,
+    data: RunData | None = None,
     data_dir: str | None = None,
     run_dir: str | None = None,
     pipeline: Callable[..., tf.data.Dataset] | None = None,
@@ -343,6 +349,8 @@ def run_training(
     Args:
         config: the run's config.
         model: the model to train; None: built from ``config``.
+        data: the examples it trains and validates on (`RunData`); None: the config's
+            splits.
         data_dir: TFDS data directory.
         run_dir: run folder; None: ``config.run_dir``.
         pipeline: `Trainer` pipeline; None: the model's.
@@ -374,6 +382,7 @@ def run_training(
         _, results = run_stages(
             config,
             model=model,
+            data=data,
             data_dir=data_dir,
             run_dir=run_dir,
             pipeline=pipeline,
@@ -384,6 +393,7 @@ def run_training(
         return results
     trainer = Trainer(
         config,
+        data=data,
         model=model,
         pipeline=pipeline,
         strategy=strategy,

@@ -35,6 +35,7 @@ from tfau.training import losses as loss_lib
 from tfau.training.config import TrainConfig
 from tfau.training.optimizers import make_optimizer
 from tfau.training.progress import TrainingProgress
+from tfau.training.run_data import RunData
 from tfau.training.strategy import is_chief, make_strategy, worker_id
 
 #: Epoch ``e`` uses pipeline seed ``seed + EPOCH_SEED_STRIDE * e``.
@@ -50,6 +51,9 @@ class Trainer:
 
     Args:
         config: the run's `TrainConfig`.
+        data: the examples it trains and validates on (`RunData`); every training statistic
+            (image mean, loss weights, steps per epoch) comes from ``data.train`` only. None:
+            ``config.train_split`` and ``config.val_split`` of ``config.dataset`` whole.
         model: a built model; None builds ``config.model`` from the ``tfau.models`` registry
             under the strategy's scope (required for multi-device strategies).
         pipeline: ``fn(dataset, *, training, batch_size, seed, repeat, mean, shuffle_buffer)``;
@@ -72,6 +76,7 @@ class Trainer:
         self,
         config: TrainConfig,
         *,
+        data: RunData | None = None,
         model: Any | None = None,
         pipeline: Callable[..., tf.data.Dataset] | None = None,
         strategy: tf.distribute.Strategy | None = None,
@@ -103,15 +108,20 @@ class Trainer:
         self.chief = is_chief(self.strategy)
         self.progress = TrainingProgress(verbose, chief=self.chief, log=log)
 
-        self.train_examples = tfau.data.load_split(config.dataset, config.train_split, data_dir)
-        self.num_train_examples = _count(self.train_examples)
+        if data is None:
+            data = RunData.from_splits(
+                config.dataset, config.train_split, config.val_split, data_dir=data_dir
+            )
+        self.data = data
+        self.train_examples = data.train
+        self.num_train_examples = data.num_train
         self.pipeline = pipeline or tfau.data.get_pipeline(
             config.pipeline or config.model, **config.pipeline_kwargs
         )
         pipeline_config = getattr(self.pipeline, "config", None)
         self.mean = None
         if pipeline_config is not None and pipeline_config.normalization == "mean":
-            self.mean = [float(m) for m in tfau.data.image_mean(self.train_examples)]
+            self.mean = data.image_mean
         self.steps_per_epoch = config.steps_per_epoch or (
             self.num_train_examples // config.batch_size
         )
@@ -120,10 +130,10 @@ class Trainer:
                 f"The training split has {self.num_train_examples} examples, fewer than one "
                 f"batch of {config.batch_size}: lower `batch_size` or set `steps_per_epoch`."
             )
-        self.num_aus = int(self.train_examples.element_spec["au"].shape[-1])
+        self.num_aus = data.num_aus
         labels = None
         if any(loss_lib.needs_labels(s.name, s.kwargs) for _, s in config.loss_items()):
-            labels = tfau.data.collect_labels(self.train_examples).labels
+            labels = data.labels
         self.loss_terms = [
             (
                 output,
@@ -340,9 +350,9 @@ class Trainer:
                 "seconds": round(time.time() - start, 3),
                 "learning_rate": float(self._learning_rate()),
             }
-            if config.val_split:
+            if self.data.validation is not None:
                 self.progress.validating()
-                scores = self.evaluate(config.val_split)
+                scores = self.evaluate_examples(self.data.validation, "validation")
                 record.update({f"val_{k}": v for k, v in scores.items() if k.startswith("mean")})
                 if scores["mean_f1"] > float(self.best_score.numpy()):
                     self.best_score.assign(scores["mean_f1"])
@@ -394,6 +404,12 @@ class Trainer:
         import tfau.data
 
         examples = tfau.data.load_split(self.config.dataset, split, self.data_dir)
+        return self.predict_examples(examples, batch_size)
+
+    def predict_examples(
+        self, examples: tf.data.Dataset, batch_size: int | None = None
+    ) -> tuple[Any, Any]:
+        """`predict_split` on TFDS examples (e.g. ``self.data.validation``)."""
         dataset = self.pipeline(
             examples,
             training=False,
@@ -414,10 +430,16 @@ class Trainer:
             "mean_auc", "num_examples"}``; per-AU values are lists, AUC NaN where an AU
             has a single class.
         """
+        split = split or self.config.test_split
+        return self._scores(*self.predict_split(split), split)
+
+    def evaluate_examples(self, examples: tf.data.Dataset, name: str) -> dict[str, Any]:
+        """`evaluate` on TFDS examples; ``name`` fills the ``"split"`` entry."""
+        return self._scores(*self.predict_examples(examples), name)
+
+    def _scores(self, labels: Any, probabilities: Any, split: str) -> dict[str, Any]:
         from tfau.metrics import accuracy, f1_frame, roc_auc
 
-        split = split or self.config.test_split
-        labels, probabilities = self.predict_split(split)
         f1 = f1_frame(labels, probabilities)
         acc = accuracy(labels, probabilities)
         auc = roc_auc(labels, probabilities)
@@ -442,10 +464,3 @@ class Trainer:
         if aus is None or len(aus) != self.num_aus:
             return [f"au{i}" for i in range(self.num_aus)]
         return [a if str(a).startswith("AU") else f"AU{a}" for a in aus]
-
-
-def _count(dataset: tf.data.Dataset) -> int:
-    cardinality = int(dataset.cardinality())
-    if cardinality >= 0:
-        return cardinality
-    return int(dataset.reduce(0, lambda count, _: count + 1))
