@@ -2,11 +2,11 @@
 
 ``Trainer`` runs a custom ``strategy.run`` loop (single device, MirroredStrategy,
 MultiWorkerMirroredStrategy), writes checkpoints, TensorBoard logs, the config and per-epoch
-metrics into its run folder, resumes exactly after a kill and stops on a NaN loss.
-A run's examples are a ``RunData`` (training and validation examples; every training
-statistic comes from the training examples only). ``run_training`` (one run, or the config's stages), ``run_stages`` and the ``train_*``
-functions of ``tfau.training.stages`` run the papers' staged trainings as a sequence of
-``Trainer`` runs.
+metrics into its run folder, resumes exactly after a kill and stops on a NaN loss. A run's
+examples are a ``RunData`` (training and validation examples; every training statistic comes
+from the training examples only). ``run_training`` (one run, or the config's stages),
+``run_stages`` and the ``train_*`` functions of ``tfau.training.stages`` run the papers'
+staged trainings as a sequence of ``Trainer`` runs.
 """
 
 from tfau.training.config import (
