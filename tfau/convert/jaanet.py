@@ -180,6 +180,26 @@ def _flat_shape(model: keras.Model, name: str) -> tuple[int, int, int]:
     return int(channels), int(height), int(width)
 
 
+def _head(
+    model: keras.Model, module: str, key: str, name: str, blocks: list[tuple[int, int, int]]
+) -> list[Slot]:
+    """Two linear layers (``key.0``, ``key.1``) -> ``name_fc1``, ``name_fc2``; the first reads
+    the NCHW-flattened ``blocks`` (channels, height, width)."""
+    fc1, fc2 = model.get_layer(f"{name}_fc1"), model.get_layer(f"{name}_fc2")
+    return [
+        Slot(
+            module,
+            f"{key}.0.weight",
+            fc1.kernel,
+            to_keras=dense_nchw_to_keras(blocks),
+            to_torch=dense_nchw_to_torch(blocks),
+        ),
+        Slot(module, f"{key}.0.bias", fc1.bias),
+        Slot(module, f"{key}.1.weight", fc2.kernel, slice(None), dense_to_keras, dense_to_torch),
+        Slot(module, f"{key}.1.bias", fc2.bias),
+    ]
+
+
 def jaanet_slots(model: keras.Model, prefix: str = "jaanet") -> tuple[list[Slot], list[Fold]]:
     """Every tensor of the authors' six modules <-> ``model``'s variables.
 
@@ -194,26 +214,7 @@ def jaanet_slots(model: keras.Model, prefix: str = "jaanet") -> tuple[list[Slot]
         folds += more_folds
     align = _flat_shape(model, f"{prefix}_align_flatten")
     slots += _feature_extractor(model, "align_net", "align_feat.feat_extract", f"{prefix}_align")
-    fc1, fc2 = model.get_layer(f"{prefix}_align_fc1"), model.get_layer(f"{prefix}_align_fc2")
-    slots += [
-        Slot(
-            "align_net",
-            "align_output.0.weight",
-            fc1.kernel,
-            to_keras=dense_nchw_to_keras([align]),
-            to_torch=dense_nchw_to_torch([align]),
-        ),
-        Slot("align_net", "align_output.0.bias", fc1.bias),
-        Slot(
-            "align_net",
-            "align_output.1.weight",
-            fc2.kernel,
-            slice(None),
-            dense_to_keras,
-            dense_to_torch,
-        ),
-        Slot("align_net", "align_output.1.bias", fc2.bias),
-    ]
+    slots += _head(model, "align_net", "align_output", f"{prefix}_align", [align])
     more_slots, more_folds = _refinement(
         model.get_layer(f"{prefix}_attention_refinement"), "local_attention_refine"
     )
@@ -227,21 +228,7 @@ def jaanet_slots(model: keras.Model, prefix: str = "jaanet") -> tuple[list[Slot]
         _flat_shape(model, f"{prefix}_global_flatten"),
         _flat_shape(model, f"{prefix}_local_flatten"),
     ]
-    fc1, fc2 = model.get_layer(f"{prefix}_au_fc1"), model.get_layer(f"{prefix}_au_fc2")
-    slots += [
-        Slot(
-            "au_net",
-            "au_output.0.weight",
-            fc1.kernel,
-            to_keras=dense_nchw_to_keras(blocks),
-            to_torch=dense_nchw_to_torch(blocks),
-        ),
-        Slot("au_net", "au_output.0.bias", fc1.bias),
-        Slot(
-            "au_net", "au_output.1.weight", fc2.kernel, slice(None), dense_to_keras, dense_to_torch
-        ),
-        Slot("au_net", "au_output.1.bias", fc2.bias),
-    ]
+    slots += _head(model, "au_net", "au_output", f"{prefix}_au", blocks)
     return slots, folds
 
 
