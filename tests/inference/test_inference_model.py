@@ -1,6 +1,5 @@
 """AU models for inference: .keras and SavedModel agree; AU lists; bad model files."""
 
-import json
 import shutil
 import zipfile
 
@@ -99,11 +98,43 @@ def test_bad_model_files(tmp_path, drml_keras, drml_saved_model):
         load_model(drml_keras, aus=AUS, mean=MEAN, model_name="Nope")
 
 
-def test_landmark_input_networks_are_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"ENet takes 49 facial landmarks as an input"):
-        from_keras(tiny_model("ENet"), aus=AUS)
-    metadata = json.dumps({"model_name": "ENet", "signatures": {"faces": ["images", "landmarks"]}})
-    (tmp_path / "saved_model.pb").write_bytes(b"")
-    (tmp_path / "tfau_export.json").write_text(metadata)
-    with pytest.raises(ValueError, match=r"ENet takes 49 facial landmarks as an input"):
-        load_model(tmp_path)
+def test_landmark_networks_take_landmarks_in_keras_and_saved_model(tmp_path, faces):
+    import keras
+
+    from tfau.export import export_model
+
+    keras.utils.set_random_seed(0)  # fixed weights: a random tiny VGG may saturate
+    keras_model = tiny_model("ENet")
+    export_model(
+        keras_model, tmp_path / "enet", model_name="ENet", aus=AUS, normalization="symmetric"
+    )
+    in_memory = from_keras(keras_model, aus=AUS, normalization="symmetric")
+    exported = load_model(tmp_path / "enet")
+    assert in_memory.needs_landmarks and exported.needs_landmarks
+    assert not in_memory.needs_flow and not exported.needs_flow
+    rng = np.random.default_rng(1)
+    landmarks = (rng.uniform(60, 140, (5, 49, 2))).astype(np.float32)
+    keras_p = in_memory(faces, landmarks=landmarks)["au"]
+    np.testing.assert_allclose(exported(faces, landmarks=landmarks)["au"], keras_p, atol=1e-5)
+    # The landmarks reach the network: other landmarks, other probabilities.
+    assert np.abs(in_memory(faces, landmarks=landmarks + 20)["au"] - keras_p).max() > 1e-3
+    for model in (in_memory, exported):
+        with pytest.raises(ValueError, match=r"ENet takes each face's 49 landmarks: pass"):
+            model(faces)
+        with pytest.raises(ValueError, match=r"Expected landmarks of shape \(5, 49, 2\)"):
+            model(faces, landmarks=landmarks[:, :5])
+
+
+def test_flow_networks_take_the_previous_faces(faces):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = from_keras(tiny_model("AUNetChannels"), aus=AUS, normalization="symmetric")
+    assert model.needs_flow and not model.needs_landmarks and model.model_name == "AUNetChannels"
+    still = model(faces, previous=faces)["au"]
+    moved = model(faces, previous=np.roll(faces, 3, axis=2))["au"]
+    assert still.shape == (5, 3) and np.abs(still - moved).max() > 1e-4
+    with pytest.raises(ValueError, match=r"AUNetChannels takes optical flow: pass `previous`"):
+        model(faces)
+    with pytest.raises(ValueError, match=r"Expected uint8 previous faces of shape"):
+        model(faces, previous=faces[:2])

@@ -38,7 +38,8 @@ def test_csv_columns():
 
 
 def test_video_rows_smoothing_and_faceless_frames(tmp_path, drml, synth_video, synth_sequence):
-    raw = Predictor(drml, smoothing=1, batch_size=4, detect_every=4)
+    # Without the 68 landmarks: the CSV holds the five tracked key points.
+    raw = Predictor(drml, smoothing=1, batch_size=4, detect_every=4, landmarks=False)
     summary = raw.predict_video(synth_video, tmp_path / "raw.csv")
     header, rows = read_csv(tmp_path / "raw.csv")
     assert header == csv_columns(NAMES, 5)
@@ -58,7 +59,7 @@ def test_video_rows_smoothing_and_faceless_frames(tmp_path, drml, synth_video, s
         error = np.linalg.norm(keypoints - keypoints_from_landmarks(landmarks), axis=1)
         assert error.max() < 0.2 * inter_ocular_distance(landmarks)
 
-    smoothed = Predictor(drml, smoothing=5, batch_size=3, detect_every=4)
+    smoothed = Predictor(drml, smoothing=5, batch_size=3, detect_every=4, landmarks=False)
     smoothed.predict_video(synth_video, tmp_path / "smooth.csv")
     _, smooth_rows = read_csv(tmp_path / "smooth.csv")
     faces = [t for t in range(NUM_FRAMES) if t not in BLANK]
@@ -88,7 +89,8 @@ def test_images_folder_and_single_image(tmp_path, drml, synth_frames):
 
 
 def test_jaanet_writes_its_49_landmarks(tmp_path, synth_frames, jaanet):
-    predictor = Predictor(jaanet, batch_size=2)
+    # Without the 68 landmarks (with them: test_inference_served.py).
+    predictor = Predictor(jaanet, batch_size=2, landmarks=False)
     predictor.predict_frames(synth_frames[:3], tmp_path / "jaanet.csv")
     header, rows = read_csv(tmp_path / "jaanet.csv")
     assert header[5:7] == ["x_0", "x_1"] and "x_48" in header and "y_48" in header

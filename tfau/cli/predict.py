@@ -22,11 +22,13 @@ def register(subparsers: Any) -> None:
         "predict",
         help="predict AUs on a video, webcam, image folder or image (OpenFace-style CSV)",
         description=(
-            "Detects faces (MTCNN, offline), tracks them, aligns them from 5 key points "
-            "(JAA-Net), runs a trained model (.keras or an exported SavedModel), smooths the "
-            "AU probabilities along each face track and writes an OpenFace-style CSV: frame, "
-            "face_id, timestamp, confidence, success, x_i, y_i, AUxx_p, AUxx_c. Frames "
-            "without a face are written with success 0."
+            "Detects faces (MTCNN, offline), tracks them, places dlib's 68 landmarks when "
+            'the extra is installed (pip install "tfau[landmarks]"), aligns the faces from 5 '
+            "points (JAA-Net), runs a trained model (.keras or an exported SavedModel; E-Net "
+            "and EAC-Net get the landmarks, AUNets' flow fusions the optical flow along each "
+            "face track), smooths the AU probabilities along each face track and writes an "
+            "OpenFace-style CSV: frame, face_id, timestamp, confidence, success, x_i, y_i, "
+            "AUxx_p, AUxx_c. Frames without a face are written with success 0."
         ),
     )
     parser.add_argument(
@@ -97,6 +99,30 @@ def register(subparsers: Any) -> None:
         default=(0.6, 0.7, 0.8),
         help="MTCNN PNet, RNet, ONet score thresholds (default 0.6 0.7 0.8)",
     )
+    landmarks = parser.add_mutually_exclusive_group()
+    landmarks.add_argument(
+        "--landmarks",
+        dest="landmarks",
+        action="store_const",
+        const=True,
+        default=None,
+        help="place dlib's 68 landmarks on every face (default: when the extra is installed, "
+        'pip install "tfau[landmarks]"; its model is for non-commercial use only)',
+    )
+    landmarks.add_argument(
+        "--no_landmarks",
+        dest="landmarks",
+        action="store_const",
+        const=False,
+        help="no 68 landmarks (faces aligned from the detector's key points)",
+    )
+    parser.add_argument(
+        "--align_from",
+        choices=("auto", "landmarks", "keypoints"),
+        default="auto",
+        help="alignment points: the 68 landmarks' or the detector's key points (auto: the "
+        "landmarks when computed)",
+    )
     parser.add_argument("--max_faces", type=int, default=None, help="most faces per frame")
     parser.add_argument("--batch_size", type=int, default=16, help="faces per network call")
     parser.add_argument("--max_frames", type=int, default=None, help="stop after N frames")
@@ -147,6 +173,8 @@ def predictor_options(args: argparse.Namespace) -> dict[str, Any]:
         "max_faces": args.max_faces,
         "batch_size": args.batch_size,
         "progress": not args.no_progress,
+        "landmarks": args.landmarks,
+        "align_from": args.align_from,
     }
 
 
@@ -183,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             summary = predictor.predict_video(source, args.out, max_frames=args.max_frames)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(f"tfau predict: {error}") from None
     print_summary(summary, predictor.model)
     return 0

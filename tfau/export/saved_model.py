@@ -73,7 +73,11 @@ def _model_inputs(model: keras.Model) -> dict[str, tuple[int | None, ...]]:
 
 
 def infer_config(
-    model: keras.Model, model_name: str, face_size: int = DEFAULT_OUTPUT_SIZE, **overrides: Any
+    model: keras.Model,
+    model_name: str,
+    face_size: int = DEFAULT_OUTPUT_SIZE,
+    allow_flow: bool = False,
+    **overrides: Any,
 ) -> PipelineConfig:
     """The test-time `PipelineConfig` of ``model``, sizes read from its inputs.
 
@@ -81,13 +85,16 @@ def infer_config(
         model: a tfau network (named inputs ``"image"``, ``"landmarks"``, ``"patches"``).
         model_name: its ``tfau.models`` registry name (e.g. ``"JAANet"``).
         face_size: side of the aligned faces the export takes. Defaults to 200.
+        allow_flow: accept optical-flow networks (`tfau.inference` feeds them the previous
+            frame; a SavedModel cannot hold OpenCV's flow). Defaults to False.
         **overrides: arguments of the network's config function (win over inferred ones).
 
     Returns:
         The network's `PipelineConfig` with ``input_size`` / ``patch_size`` of this model.
 
     Raises:
-        ValueError: flow networks, or inputs that do not match the network's pipeline.
+        ValueError: flow networks (unless ``allow_flow``), or inputs that do not match the
+            network's pipeline.
     """
     inputs = _model_inputs(model)
     kwargs: dict[str, Any] = {}
@@ -98,12 +105,13 @@ def infer_config(
     elif default.patch_index is not None:
         kwargs["patch_size"] = int(inputs["image"][1])
         kwargs["input_size"] = face_size
-    elif "image" in inputs:
-        kwargs["input_size"] = int(inputs["image"][1])
+    elif "image" in inputs or "flow" in inputs:
+        # AUNetFlow takes the flow image alone.
+        kwargs["input_size"] = int(inputs.get("image", inputs.get("flow"))[1])
         if default.crop:
             kwargs["source_size"] = max(face_size, kwargs["input_size"])
     config = get_config(model_name, **{**kwargs, **overrides})
-    if "flow" in config.inputs:
+    if "flow" in config.inputs and not allow_flow:
         raise ValueError(
             f"Model {model_name!r} takes an optical-flow input, which needs two consecutive "
             "frames; export serves single images. Received inputs: "
@@ -153,16 +161,19 @@ class ServingFunctions:
         self.mean = None if mean is None else [float(m) for m in mean]
         self.input_shapes = _model_inputs(model)
         self.needs_landmarks = "landmarks" in config.inputs
+        self.needs_flow = "flow" in config.inputs
 
-    def preprocess(self, images: tf.Tensor, landmarks: tf.Tensor | None) -> dict[str, tf.Tensor]:
-        """uint8 faces (+ landmarks) -> the model's input dict, batched."""
+    def preprocess(
+        self, images: tf.Tensor, landmarks: tf.Tensor | None, previous: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        """uint8 faces (+ landmarks, + previous faces for flow) -> the model's inputs, batched."""
         batch = tf.shape(images)[0]
         if landmarks is None:
             landmarks = tf.zeros([batch, _NUM_LANDMARKS, 2], tf.float32)
         num_aus = len(self.aus)
 
-        def one(args: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
-            image, points = args
+        def one(args: tuple[tf.Tensor, ...]) -> dict[str, tf.Tensor]:
+            image, points = args[:2]
             example = {
                 "image": image,
                 "landmarks": points,
@@ -170,16 +181,24 @@ class ServingFunctions:
                 # PAttNet: template patch boxes (the signatures take no landmarks for it).
                 "has_landmarks": tf.constant(self.needs_landmarks),
             }
+            if self.needs_flow:
+                # The training pipeline's flow image of (previous, image).
+                example["previous_image"] = args[2]
             inputs, _ = preprocess_example(example, self.config, training=False, mean=self.mean)
             return {name: inputs[name] for name in self.input_shapes}
 
         signature = {
             name: tf.TensorSpec(shape[1:], tf.float32) for name, shape in self.input_shapes.items()
         }
-        return tf.map_fn(one, (images, landmarks), fn_output_signature=signature)
+        elements = (images, landmarks)
+        if self.needs_flow:
+            elements += (images if previous is None else previous,)
+        return tf.map_fn(one, elements, fn_output_signature=signature)
 
-    def serve_faces(self, images: tf.Tensor, landmarks: tf.Tensor | None) -> dict[str, tf.Tensor]:
-        inputs = self.preprocess(images, landmarks)
+    def serve_faces(
+        self, images: tf.Tensor, landmarks: tf.Tensor | None, previous: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        inputs = self.preprocess(images, landmarks, previous)
         # Call with the structure the functional model was built with (dict or bare tensor).
         structure = self.model.input
         if not isinstance(structure, dict):
@@ -254,7 +273,7 @@ class ServingFunctions:
 
 
 def resolve_model_name(model_name: str | None, keras_name: str) -> str:
-    """The registry name given, or the one whose lower case is the Keras model's name.
+    """The registry name given, or the one matching the Keras model's name (case, ``_`` aside).
 
     Raises:
         ValueError: when ``model_name`` is not a registry name, or none is given and the
@@ -267,7 +286,12 @@ def resolve_model_name(model_name: str | None, keras_name: str) -> str:
                 f"Received: model_name={model_name!r}"
             )
         return model_name
-    matches = [name for name in list_pipelines() if name.lower() == keras_name.lower()]
+    # Keras names are the registry names in snake case ("aunet_flow" for AUNetFlow).
+    matches = [
+        name
+        for name in list_pipelines()
+        if name.lower().replace("_", "") == keras_name.lower().replace("_", "")
+    ]
     if len(matches) != 1:
         raise ValueError(
             f"Cannot tell the network from the model's name {keras_name!r}: pass `model_name` "

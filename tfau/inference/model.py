@@ -3,10 +3,13 @@
 `load_model` reads either a ``.keras`` file saved from a tfau network or a SavedModel folder
 written by `tfau.export.export_model` (``tfau export``), and returns an `AUModel` that takes
 uint8 aligned faces and returns AU probabilities (and, for JAA-Net, 49 landmarks in the faces'
-pixels). Both paths run the same test-time preprocessing: the SavedModel carries it in its
-``"faces"`` signature; a ``.keras`` model is wrapped in that very serving code
-(`tfau.export.saved_model`), fed by the network's `tfau.data` pipeline config, and compiled
-once with ``tf.function``.
+pixels). E-Net and EAC-Net also take each face's 49 landmarks in the faces' pixels; AUNets'
+optical-flow fusions (``.keras`` only: their flow is OpenCV, not a graph op) take the previous
+frame cut out with the same alignment, and their graph computes the flow image exactly as the
+training pipeline does (`tfau.data.preprocess_example`). Both paths run the same test-time
+preprocessing: the SavedModel carries it in its ``"faces"`` signature; a ``.keras`` model is
+wrapped in that very serving code (`tfau.export.saved_model`), fed by the network's
+`tfau.data` pipeline config, and compiled once with ``tf.function``.
 
 Which AUs a model predicts:
     A SavedModel names them (``tfau_export.json``), and so does the JSON sidecar that tfau's
@@ -49,7 +52,10 @@ class AUModel:
         predicts_landmarks: True when it also returns 49 landmarks (JAA-Net).
         source: ``"keras"`` or ``"saved_model"``.
         path: the file or folder it was loaded from.
-        function: ``uint8 (B, S, S, 3) -> {"au": (B, A), ["landmarks": (B, 49, 2)]}`` numpy.
+        function: ``uint8 (B, S, S, 3) -> {"au": (B, A), ["landmarks": (B, 49, 2)]}`` numpy;
+            with keyword ``landmarks`` and/or ``previous`` when the network needs them.
+        needs_landmarks: True when it takes the faces' 49 landmarks (E-Net, EAC-Net).
+        needs_flow: True when it takes the previous frame for optical flow (AUNets' fusions).
     """
 
     model_name: str
@@ -60,10 +66,26 @@ class AUModel:
     predicts_landmarks: bool
     source: str
     path: str
-    function: Callable[[np.ndarray], dict[str, np.ndarray]]
+    function: Callable[..., dict[str, np.ndarray]]
+    needs_landmarks: bool = False
+    needs_flow: bool = False
 
-    def __call__(self, faces: np.ndarray) -> dict[str, np.ndarray]:
-        """Runs the network on ``(B, S, S, 3)`` uint8 aligned faces."""
+    def __call__(
+        self,
+        faces: np.ndarray,
+        landmarks: np.ndarray | None = None,
+        previous: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Runs the network on ``(B, S, S, 3)`` uint8 aligned faces.
+
+        Args:
+            faces: ``(B, S, S, 3)`` uint8 aligned faces.
+            landmarks: ``(B, 49, 2)`` float32 landmarks in the faces' pixels; required by
+                (and only taken by) networks with a landmark input.
+            previous: ``(B, S, S, 3)`` uint8 previous frames cut out with each face's
+                alignment (the face itself where there is none: zero flow, as in training);
+                required by (and only taken by) optical-flow networks.
+        """
         faces = np.asarray(faces)
         expected = (self.face_size, self.face_size, 3)
         if faces.ndim != 4 or faces.shape[1:] != expected or faces.dtype != np.uint8:
@@ -71,7 +93,34 @@ class AUModel:
                 f"Expected uint8 aligned faces of shape (batch, {self.face_size}, "
                 f"{self.face_size}, 3). Received: shape={faces.shape}, dtype={faces.dtype}"
             )
-        return self.function(faces)
+        inputs: dict[str, np.ndarray] = {}
+        if self.needs_landmarks:
+            if landmarks is None:
+                raise ValueError(
+                    f"{self.model_name} takes each face's 49 landmarks: pass `landmarks`, "
+                    "shape (batch, 49, 2), in the aligned faces' pixels."
+                )
+            landmarks = np.asarray(landmarks, np.float32)
+            if landmarks.shape != (len(faces), 49, 2):
+                raise ValueError(
+                    f"Expected landmarks of shape ({len(faces)}, 49, 2). "
+                    f"Received: shape={landmarks.shape}"
+                )
+            inputs["landmarks"] = landmarks
+        if self.needs_flow:
+            if previous is None:
+                raise ValueError(
+                    f"{self.model_name} takes optical flow: pass `previous`, the previous "
+                    "frames cut out with each face's alignment (the face itself: zero flow)."
+                )
+            previous = np.asarray(previous)
+            if previous.shape != faces.shape or previous.dtype != np.uint8:
+                raise ValueError(
+                    f"Expected uint8 previous faces of shape {faces.shape}. "
+                    f"Received: shape={previous.shape}, dtype={previous.dtype}"
+                )
+            inputs["previous"] = previous
+        return self.function(faces, **inputs)
 
     @property
     def au_names(self) -> list[str]:
@@ -114,15 +163,6 @@ def _select_aus(
     return asked, [model_aus.index(au) for au in asked]
 
 
-def _check_single_image(model_name: str, inputs: Sequence[str]) -> None:
-    if "landmarks" in inputs:
-        raise ValueError(
-            f"{model_name} takes 49 facial landmarks as an input, and video inference has only "
-            "the detector's 5 key points. Use a network without a landmark input (DRML, "
-            "JAA-Net, FVGG, AUNet, PAttNet) or align and run it yourself with landmarks."
-        )
-
-
 def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | None) -> AUModel:
     import tensorflow as tf
 
@@ -141,14 +181,17 @@ def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | N
         )
     with open(metadata_path) as file:
         metadata = json.load(file)
-    _check_single_image(metadata["model_name"], metadata["signatures"][FACES_SIGNATURE])
+    needs_landmarks = "landmarks" in metadata["signatures"][FACES_SIGNATURE]
     loaded = tf.saved_model.load(path)
     signature = loaded.signatures[FACES_SIGNATURE]
     selected_aus, columns = _select_aus(metadata["aus"], len(metadata["aus"]), aus, path)
     predicts_landmarks = "landmarks" in signature.structured_outputs
 
-    def function(faces: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = signature(images=tf.constant(faces))
+    def function(faces: np.ndarray, landmarks: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        inputs = {"images": tf.constant(faces)}
+        if landmarks is not None:
+            inputs["landmarks"] = tf.constant(landmarks, tf.float32)
+        outputs = signature(**inputs)
         result = {"au": outputs["au_probabilities"].numpy()[:, columns]}
         if predicts_landmarks:
             result["landmarks"] = outputs["landmarks"].numpy()
@@ -165,6 +208,7 @@ def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | N
         source="saved_model",
         path=path,
         function=function,
+        needs_landmarks=needs_landmarks,
     )
 
 
@@ -211,8 +255,7 @@ def from_keras(
             f"{sorted(outputs) if outputs else model.output}"
         )
     model_name = resolve_model_name(model_name, model.name)
-    config = infer_config(model, model_name, face_size, **config_overrides)
-    _check_single_image(model_name, config.inputs)
+    config = infer_config(model, model_name, face_size, allow_flow=True, **config_overrides)
     if config.normalization == "mean" and mean is None:
         raise ValueError(
             f"{model_name} subtracts the training mean: pass `mean` (--mean R G B, 0-255), "
@@ -230,17 +273,31 @@ def from_keras(
     selected_aus, columns = _select_aus(trained_aus, width, aus, path)
     serving = ServingFunctions(model, config, selected_aus, face_size, box_enlarge, threshold, mean)
     predicts_landmarks = "landmarks" in outputs
+    needs_landmarks = "landmarks" in config.inputs
+    needs_flow = "flow" in config.inputs
+    faces_spec = tf.TensorSpec([None, face_size, face_size, 3], tf.uint8)
+    spec = {"images": faces_spec}
+    if needs_landmarks:
+        spec["landmarks"] = tf.TensorSpec([None, 49, 2], tf.float32)
+    if needs_flow:
+        spec["previous"] = faces_spec
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None, face_size, face_size, 3], tf.uint8)],
-        reduce_retracing=True,
-    )
-    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        result = serving.serve_faces(images, None)
+    @tf.function(input_signature=[spec], reduce_retracing=True)
+    def serve(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        result = serving.serve_faces(
+            inputs["images"], inputs.get("landmarks"), previous=inputs.get("previous")
+        )
         return {k: result[k] for k in ("au_probabilities", "landmarks") if k in result}
 
-    def function(faces: np.ndarray) -> dict[str, np.ndarray]:
-        served = serve(tf.constant(faces))
+    def function(
+        faces: np.ndarray, landmarks: np.ndarray | None = None, previous: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        inputs = {"images": tf.constant(faces)}
+        if needs_landmarks:
+            inputs["landmarks"] = tf.constant(landmarks, tf.float32)
+        if needs_flow:
+            inputs["previous"] = tf.constant(previous)
+        served = serve(inputs)
         result = {"au": served["au_probabilities"].numpy()[:, columns]}
         if predicts_landmarks:
             result["landmarks"] = served["landmarks"].numpy()
@@ -256,6 +313,8 @@ def from_keras(
         source="keras",
         path=path,
         function=function,
+        needs_landmarks=needs_landmarks,
+        needs_flow=needs_flow,
     )
 
 

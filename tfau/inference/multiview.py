@@ -27,7 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from tfau.faces.alignment import DEFAULT_OUTPUT_SIZE, align_face_from_keypoints
+from tfau.faces.alignment import (
+    DEFAULT_OUTPUT_SIZE,
+    align_face_from_keypoints,
+    keypoints_from_landmarks,
+)
 from tfau.inference.model import AUModel, from_keras
 from tfau.inference.predictor import PredictionSummary, Predictor, read_video
 
@@ -157,7 +161,8 @@ class MultiViewPredictor:
         """Up to ``view_frames`` aligned uint8 faces spread over the video (first face each)."""
         frames, total = read_video(source, max_frames)
         stride = max(1, (total or self.view_frames) // self.view_frames)
-        tracker = self._predictor(next(iter(self.models))).tracker
+        predictor = self._predictor(next(iter(self.models)))
+        tracker = predictor.tracker
         tracker.reset()
         box_enlarge = next(iter(self.models.values())).box_enlarge
         faces = []
@@ -165,8 +170,13 @@ class MultiViewPredictor:
             found = tracker.update(frame)
             if index % stride or not found:
                 continue
+            keypoints = found[0].keypoints
+            if predictor.aligns_from_landmarks:
+                # Aligned as the AU pass aligns them (from the 68 landmarks' five points).
+                landmarks = predictor.landmark_detector(frame, [found[0].box])[0]
+                keypoints = keypoints_from_landmarks(landmarks)
             aligned = align_face_from_keypoints(
-                frame, found[0].keypoints, output_size=self.face_size, box_enlarge=box_enlarge
+                frame, keypoints, output_size=self.face_size, box_enlarge=box_enlarge
             )
             faces.append(aligned.image)
             if len(faces) == self.view_frames:

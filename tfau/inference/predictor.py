@@ -6,18 +6,27 @@ order, as the video streams:
 
 1. `FaceTracker`: MTCNN every ``detect_every`` frames, optical-flow tracking in between,
    face ids by box overlap.
-2. JAA-Net's similarity alignment from the five key points (`tfau.faces.alignment`).
-3. The network on batches of ``batch_size`` aligned faces (`AUModel`).
-4. Median smoothing of the probabilities along each face track (`TrackSmoother`); an AU
+2. dlib's 68 landmarks on each face box (`LandmarkDetector`), when the ``landmarks`` extra is
+   installed or the network needs them (E-Net, EAC-Net).
+3. JAA-Net's similarity alignment from five key points (`tfau.faces.alignment`): those of the
+   68 landmarks when they were computed (2.1 px from the true landmarks' alignment in the
+   200 px face on SynthAU, against 2.7 px for MTCNN's own five), else the tracked key points.
+4. The network on batches of ``batch_size`` aligned faces (`AUModel`); E-Net and EAC-Net also
+   get the 49 landmarks in the aligned face's pixels, AUNets' optical-flow fusions the
+   previous frame cut out with the face's own alignment (as the ``*_pairs`` datasets store
+   it), or the face itself (zero flow, as training treats a first frame) where the track has
+   no face in the previous frame: its first frame, or after the face was lost.
+5. Median smoothing of the probabilities along each face track (`TrackSmoother`); an AU
    occurs where the smoothed probability reaches the model's threshold.
 
 CSV columns (OpenFace's names): ``frame`` (1-based, as OpenFace), ``face_id``, ``timestamp``
 (seconds), ``confidence``, ``success``, ``x_0..x_{n-1}`` and ``y_0..y_{n-1}`` (frame pixels:
-the network's 49 landmarks for JAA-Net, else the five tracked key points in
-`tfau.faces.KEYPOINT_NAMES` order), ``AUxx_p`` (smoothed probability) and ``AUxx_c`` (0/1
-occurrence) per AU. A frame without a face gets one row with ``face_id`` -1, ``success`` 0
-and zeros elsewhere, as OpenFace writes failed frames; it is never dropped. Rows are flushed
-to disk as soon as they are final, so what was computed before an error is kept.
+the 68 landmarks when they were computed, as OpenFace 2 numbers them; else the network's 49
+for JAA-Net; else the five tracked key points in `tfau.faces.KEYPOINT_NAMES` order), JAA-Net's
+own 49 as ``net_x_i`` / ``net_y_i`` beside the 68, ``AUxx_p`` (smoothed probability) and
+``AUxx_c`` (0/1 occurrence) per AU. A frame without a face gets one row with ``face_id`` -1,
+``success`` 0 and zeros elsewhere, as OpenFace writes failed frames; it is never dropped. Rows
+are flushed to disk as soon as they are final, so what was computed before an error is kept.
 """
 
 from __future__ import annotations
@@ -36,8 +45,16 @@ import cv2
 import numpy as np
 
 from tfau.data.smoothing import TrackSmoother
-from tfau.faces.alignment import align_face_from_keypoints, invert_transform, transform_points
+from tfau.faces.alignment import (
+    DEFAULT_BORDER_VALUE,
+    align_face_from_keypoints,
+    invert_transform,
+    keypoints_from_landmarks,
+    transform_points,
+)
+from tfau.faces.schemes import convert_landmarks
 from tfau.inference.detection import FaceDetector
+from tfau.inference.landmarks import LANDMARKS_INSTALL, LandmarkDetector, landmarks_available
 from tfau.inference.model import AUModel, load_model
 from tfau.inference.tracking import FaceTracker
 
@@ -45,8 +62,11 @@ from tfau.inference.tracking import FaceTracker
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: Stage names of `PredictionSummary.stage_seconds`.
 STAGES = ("read", "detect", "track", "align", "network", "write")
+#: Where the alignment's five points come from (`Predictor`'s ``align_from``).
+ALIGN_FROM = ("auto", "landmarks", "keypoints")
 _NUM_KEYPOINTS = 5
 _NUM_LANDMARKS = 49
+_NUM_LANDMARKS_68 = 68
 
 
 @dataclasses.dataclass
@@ -92,6 +112,14 @@ class _FaceRow:
     matrix: np.ndarray
     handle: Any = None
     landmarks: np.ndarray | None = None
+    landmarks68: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class _FaceInputs:
+    image: np.ndarray
+    landmarks: np.ndarray | None = None
+    previous: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -116,8 +144,11 @@ class _TimedDetector:
             self.seconds += time.perf_counter() - start
 
 
-def csv_columns(au_names: Sequence[str], num_points: int) -> list[str]:
-    """The CSV header: OpenFace's frame columns, landmarks, then ``AUxx_p`` and ``AUxx_c``."""
+def csv_columns(au_names: Sequence[str], num_points: int, network_points: int = 0) -> list[str]:
+    """The CSV header: OpenFace's frame columns, landmarks, then ``AUxx_p`` and ``AUxx_c``.
+
+    ``network_points``: the network's own landmarks beside the 68 (``net_x_i``, ``net_y_i``).
+    """
     return [
         "frame",
         "face_id",
@@ -126,6 +157,8 @@ def csv_columns(au_names: Sequence[str], num_points: int) -> list[str]:
         "success",
         *(f"x_{i}" for i in range(num_points)),
         *(f"y_{i}" for i in range(num_points)),
+        *(f"net_x_{i}" for i in range(network_points)),
+        *(f"net_y_{i}" for i in range(network_points)),
         *(f"{name}_p" for name in au_names),
         *(f"{name}_c" for name in au_names),
     ]
@@ -230,6 +263,14 @@ class Predictor:
         detector: a callable RGB frame -> list of `Detection` replacing MTCNN (e.g. one
             built on dlib's 68 landmarks); ``detection_size`` and ``detector_thresholds`` are
             then unused.
+        landmarks: place dlib's 68 landmarks on every face (`LandmarkDetector`, the optional
+            extra ``pip install "tfau[landmarks]"``, non-commercial model). None: when the
+            extra is installed or the network needs them (E-Net, EAC-Net); True: always (an
+            error without the extra); False: never (an error for E-Net and EAC-Net).
+        align_from: the alignment's five points: ``"landmarks"`` (the 68 landmarks' eye
+            centres, nose tip and mouth corners, as the datasets align), ``"keypoints"`` (the
+            detector's, tracked), or ``"auto"``: the landmarks when they are computed.
+            Defaults to ``"auto"``.
 
     Example:
         >>> predictor = Predictor("exported/jaanet", smoothing=5)
@@ -254,6 +295,8 @@ class Predictor:
         batch_size: int = 16,
         progress: bool = False,
         detector: Any = None,
+        landmarks: bool | None = None,
+        align_from: str = "auto",
     ) -> None:
         if isinstance(model, AUModel):
             if aus is not None or model_name is not None or mean is not None:
@@ -272,6 +315,24 @@ class Predictor:
                 f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
             )
         TrackSmoother(smoothing)  # validates the window
+        if align_from not in ALIGN_FROM:
+            raise ValueError(
+                f"`align_from` must be one of {ALIGN_FROM}. Received: align_from={align_from!r}"
+            )
+        if landmarks is None:
+            landmarks = model.needs_landmarks or landmarks_available()
+        elif not landmarks and model.needs_landmarks:
+            raise ValueError(
+                f"{model.model_name} takes each face's 49 landmarks: they come from the 68-point "
+                f"landmark detector ({LANDMARKS_INSTALL}); received landmarks=False."
+            )
+        if align_from == "landmarks" and not landmarks:
+            raise ValueError(
+                "align_from='landmarks' needs the 68 landmarks; received landmarks=False."
+            )
+        # Raises an ImportError naming the extra when it is not installed.
+        self.landmark_detector = LandmarkDetector() if landmarks else None
+        self.align_from = align_from
         self.model = model
         self.smoothing = smoothing
         self.batch_size = batch_size
@@ -280,11 +341,32 @@ class Predictor:
             detector = FaceDetector(detection_size=detection_size, thresholds=detector_thresholds)
         self._detector = _TimedDetector(detector)
         self.tracker = FaceTracker(self._detector, detect_every=detect_every, max_faces=max_faces)
+        # The previous frame and the face ids it held (optical-flow networks).
+        self._previous: tuple[np.ndarray, set[int]] | None = None
 
     @property
     def num_points(self) -> int:
-        """Landmark columns per axis in the CSV (49 for landmark networks, else 5)."""
+        """Landmark columns per axis in the CSV: 68 when computed, 49 for JAA-Net, else 5."""
+        if self.landmark_detector is not None:
+            return _NUM_LANDMARKS_68
         return _NUM_LANDMARKS if self.model.predicts_landmarks else _NUM_KEYPOINTS
+
+    @property
+    def network_points(self) -> int:
+        """The network's own landmark columns beside the 68 (``net_x_i``): 49 or 0."""
+        if self.landmark_detector is not None and self.model.predicts_landmarks:
+            return _NUM_LANDMARKS
+        return 0
+
+    @property
+    def aligns_from_landmarks(self) -> bool:
+        """True when faces are aligned from the 68 landmarks' five points."""
+        return self.landmark_detector is not None and self.align_from != "keypoints"
+
+    def reset(self) -> None:
+        """Forgets the faces tracked so far (the next frame starts new tracks)."""
+        self.tracker.reset()
+        self._previous = None
 
     def predict_video(
         self,
@@ -339,7 +421,7 @@ class Predictor:
         def frames() -> Iterator[tuple[np.ndarray, float]]:
             for index, path in enumerate(paths):
                 if not sequence:
-                    self.tracker.reset()
+                    self.reset()
                 yield read_image(path), index / fps
 
         return self.predict_frames(frames(), csv_path, total=len(paths), reset=sequence)
@@ -373,14 +455,14 @@ class Predictor:
         csv_path = os.fspath(csv_path)
         summary = PredictionSummary(csv_path)
         if reset:
-            self.tracker.reset()
+            self.reset()
         detections_before = self.tracker.detections_run
         self._detector.seconds = 0.0
         stages = summary.stage_seconds
         model = self.model
         smoother = TrackSmoother(self.smoothing)
         pending: deque[_FrameRecord] = deque()
-        batch: list[tuple[_FaceRow, np.ndarray]] = []
+        batch: list[tuple[_FaceRow, _FaceInputs]] = []
         face_ids: set[int] = set()
         predicted = last = 0  # frames whose faces all went through the network; frames read
         start = time.perf_counter()
@@ -398,10 +480,10 @@ class Predictor:
 
         with open(csv_path, "w", newline="") as file:
             writer = csv.writer(file)
-            writer.writerow(csv_columns(model.au_names, self.num_points))
+            writer.writerow(csv_columns(model.au_names, self.num_points, self.network_points))
             file.flush()
 
-            def take(record: _FrameRecord, faces: list[np.ndarray]) -> None:
+            def take(record: _FrameRecord, faces: list[_FaceInputs]) -> None:
                 nonlocal last
                 pending.append(record)
                 batch.extend(zip(record.faces, faces, strict=True))
@@ -417,7 +499,16 @@ class Predictor:
                 nonlocal predicted
                 if batch:
                     tick = time.perf_counter()
-                    outputs = model(np.stack([face for _, face in batch]))
+                    inputs = [face for _, face in batch]
+                    outputs = model(
+                        np.stack([face.image for face in inputs]),
+                        landmarks=np.stack([face.landmarks for face in inputs])
+                        if model.needs_landmarks
+                        else None,
+                        previous=np.stack([face.previous for face in inputs])
+                        if model.needs_flow
+                        else None,
+                    )
                     stages["network"] += time.perf_counter() - tick
                     for k, (row, _) in enumerate(batch):
                         row.handle = smoother.add(row.face_id, row.frame, outputs["au"][k])
@@ -530,19 +621,27 @@ class Predictor:
                 tick = time.perf_counter()
                 record = _FrameRecord(number, float(timestamp), [])
                 faces = []
-                for face in tracked:
+                landmarks68: Sequence[np.ndarray | None] = [None] * len(tracked)
+                if self.landmark_detector is not None and tracked:
+                    landmarks68 = self.landmark_detector(frame, [face.box for face in tracked])
+                for face, points in zip(tracked, landmarks68, strict=True):
+                    keypoints = face.keypoints
+                    if points is not None and self.aligns_from_landmarks:
+                        keypoints = keypoints_from_landmarks(points)
                     aligned = align_face_from_keypoints(
                         frame,
-                        face.keypoints,
+                        keypoints,
                         output_size=model.face_size,
                         box_enlarge=model.box_enlarge,
                     )
-                    record.faces.append(
-                        _FaceRow(
-                            face.face_id, number, face.confidence, face.keypoints, aligned.matrix
-                        )
+                    row = _FaceRow(
+                        face.face_id, number, face.confidence, face.keypoints, aligned.matrix
                     )
-                    faces.append(aligned.image)
+                    row.landmarks68 = points
+                    record.faces.append(row)
+                    faces.append(self._face_inputs(aligned.image, aligned.matrix, points, face))
+                if model.needs_flow:
+                    self._previous = (frame, {face.face_id for face in tracked})
                 stages["align"] += time.perf_counter() - tick
                 if not put(("frame", record, faces)):
                     return
@@ -551,17 +650,54 @@ class Predictor:
             return
         put(("end", None, None))
 
+    def _face_inputs(
+        self, image: np.ndarray, matrix: np.ndarray, landmarks68: np.ndarray | None, face: Any
+    ) -> _FaceInputs:
+        """What the network takes for one aligned face besides the image."""
+        model = self.model
+        inputs = _FaceInputs(image)
+        if model.needs_landmarks:
+            # The 49 points in the aligned face's pixels, as the datasets store them.
+            inputs.landmarks = transform_points(convert_landmarks(landmarks68, 49), matrix).astype(
+                np.float32
+            )
+        if model.needs_flow:
+            previous = self._previous
+            if previous is not None and face.face_id in previous[1]:
+                # The previous frame cut out with this frame's matrix, as the *_pairs datasets
+                # store it: the flow measures the face's motion, not the box's.
+                inputs.previous = cv2.warpAffine(
+                    previous[0],
+                    matrix,
+                    (model.face_size, model.face_size),
+                    flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=(DEFAULT_BORDER_VALUE,) * 4,
+                )
+            else:
+                # No previous face in this track (first frame, or the face was lost): the face
+                # itself, zero flow, as the datasets store a sequence's first frame.
+                inputs.previous = image
+        return inputs
+
     def _rows(self, record: _FrameRecord, smoother: TrackSmoother) -> list[list[Any]]:
         model = self.model
         num_aus = len(model.aus)
         points = self.num_points
+        network_points = self.network_points
         if not record.faces:
-            zeros = ["0"] * (2 * points + 2 * num_aus)
+            zeros = ["0"] * (2 * points + 2 * network_points + 2 * num_aus)
             return [[record.number, -1, f"{record.timestamp:.3f}", "0", 0, *zeros]]
         rows = []
         for face in record.faces:
             probabilities = smoother.value(face.handle)
-            landmarks = face.landmarks if model.predicts_landmarks else face.keypoints
+            if face.landmarks68 is not None:
+                landmarks = face.landmarks68
+            elif model.predicts_landmarks:
+                landmarks = face.landmarks
+            else:
+                landmarks = face.keypoints
+            extra = face.landmarks if network_points else np.zeros((0, 2))
             occurrence = (probabilities >= model.threshold).astype(int)
             rows.append(
                 [
@@ -572,6 +708,8 @@ class Predictor:
                     1,
                     *(f"{v:.2f}" for v in landmarks[:, 0]),
                     *(f"{v:.2f}" for v in landmarks[:, 1]),
+                    *(f"{v:.2f}" for v in extra[:, 0]),
+                    *(f"{v:.2f}" for v in extra[:, 1]),
                     *(f"{v:.4f}" for v in probabilities),
                     *occurrence.tolist(),
                 ]
@@ -590,6 +728,7 @@ def _check_frame(frame: Any, number: int) -> np.ndarray:
 
 
 __all__ = [
+    "ALIGN_FROM",
     "IMAGE_EXTENSIONS",
     "STAGES",
     "PredictionSummary",
