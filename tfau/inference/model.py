@@ -50,7 +50,7 @@ class AUModel:
         box_enlarge: JAA-Net alignment box over the key points' extent.
         threshold: probability from which an AU counts as occurring.
         predicts_landmarks: True when it also returns 49 landmarks (JAA-Net).
-        source: ``"keras"`` or ``"saved_model"``.
+        source: ``"keras"``, ``"saved_model"`` or ``"litert"``.
         path: the file or folder it was loaded from.
         function: ``uint8 (B, S, S, 3) -> {"au": (B, A), ["landmarks": (B, 49, 2)]}`` numpy;
             with keyword ``landmarks`` and/or ``previous`` when the network needs them.
@@ -327,15 +327,16 @@ def load_model(
     face_size: int | None = None,
     threshold: float | None = None,
 ) -> AUModel:
-    """Loads a ``.keras`` file or a `tfau export` SavedModel folder as an `AUModel`.
+    """Loads a ``.keras`` file, a `tfau export` SavedModel folder or ``.tflite`` as an `AUModel`.
 
     A ``.keras`` file saved by tfau's training (`tfau.training.model_files`) has a JSON
     sidecar (``model.json``) with its registry name, AUs, face size, training mean and
     pipeline overrides; they are the defaults here, and ``aus`` then selects among its AUs.
 
     Args:
-        path: ``model.keras`` or the exported SavedModel folder.
-        aus: AUs to predict. SavedModel or ``.keras`` with a sidecar: a subset of its AUs
+        path: ``model.keras``, the exported SavedModel folder or ``.tflite`` file
+            (`tfau.inference.litert.load_litert`).
+        aus: AUs to predict. Exported model or ``.keras`` with a sidecar: a subset of its AUs
             (default: all). Bare ``.keras``: the AUs of its outputs in order (default:
             BP4D's 12 or DISFA's 8 by output width).
         model_name: ``.keras`` only: registry name (default: sidecar, else the model's name).
@@ -362,10 +363,14 @@ def load_model(
         raise FileNotFoundError(f"No model at {path!r}: expected a .keras file or a SavedModel.")
     if os.path.isdir(path):
         return _load_saved_model(path, aus, threshold)
+    if path.endswith(".tflite"):
+        from tfau.inference.litert import load_litert  # LiteRT, XNNPACK, 2 threads
+
+        return load_litert(path, aus=aus, threshold=threshold)
     if not path.endswith(".keras"):
         raise ValueError(
-            "Expected a .keras file or a SavedModel folder exported by `tfau export`. "
-            f"Received: {path!r}"
+            "Expected a .keras file, a SavedModel folder or a .tflite file exported by "
+            f"`tfau export`. Received: {path!r}"
         )
     from tfau.training.model_files import KerasFileError, load_keras_model, read_model_info
 
