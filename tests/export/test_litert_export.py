@@ -66,16 +66,18 @@ def export(model, name, path, **kwargs):
     )
 
 
-def keras_reference(model, name, images):
+def keras_reference(model, name, images, landmarks=None):
     """The Keras model on the pipeline's test-time preprocessing of each face."""
     config = infer_config(model, name, FACE)
+    if landmarks is None:
+        landmarks = np.zeros((len(images), 49, 2), np.float32)
     batch = {}
-    for image in images:
+    for image, points in zip(images, landmarks, strict=True):
         example = {
             "image": tf.constant(image),
-            "landmarks": tf.zeros([49, 2]),
+            "landmarks": tf.constant(points),
             "au": tf.zeros([len(AUS)]),
-            "has_landmarks": tf.constant(False),
+            "has_landmarks": tf.constant("landmarks" in config.inputs),
         }
         inputs, _ = preprocess_example(example, config, training=False, mean=MEAN)
         for key, value in inputs.items():
@@ -142,6 +144,29 @@ def test_float32_equals_keras_for_batch_1_and_5(float32, models, name):
     # Builtin operators only: no TF (Flex) kernels, no custom ops.
     ops = {op["op_name"] for op in runner.interpreter._get_ops_details()}
     assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
+
+
+def test_landmark_network_takes_the_faces_landmarks(tmp_path):
+    from tfau.inference import load_model
+
+    keras.utils.set_random_seed(12)
+    model = tiny("ENet")
+    path = tmp_path / "enet.tflite"
+    export(model, "ENet", path, quantize="none")
+    faces = synthau_faces(3, AUS, FACE, seed=4)
+    reference = keras_reference(model, "ENet", faces.images, faces.landmarks)
+    runner = LiteRTRunner(path)
+    assert set(runner.input_names) == {"images", "landmarks"}
+    got = runner(images=faces.images, landmarks=faces.landmarks)
+    np.testing.assert_allclose(got["au_probabilities"], reference["au"], rtol=1e-4, atol=1e-6)
+    # Other landmarks, other attention: the input is used.
+    moved = runner(images=faces.images, landmarks=faces.landmarks + 6.0)
+    assert np.abs(moved["au_probabilities"] - got["au_probabilities"]).max() > 1e-6
+    served = load_model(path)
+    assert served.needs_landmarks and served.source == "litert"
+    np.testing.assert_allclose(
+        served(faces.images, landmarks=faces.landmarks)["au"], got["au_probabilities"]
+    )
 
 
 def test_sidecar(float32):
