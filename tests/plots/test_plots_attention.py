@@ -60,11 +60,14 @@ def test_jaanet_initial_and_refined(tmp_path, check_png):
     outputs = model({"image": faces}, training=False)
     np.testing.assert_allclose(initial, outputs["attention_initial"], rtol=1e-6)
     np.testing.assert_allclose(refined, outputs["attention"], rtol=1e-6)
-    # predefined = eq. 3 around the predicted landmarks' AU centres (central l/4 of l/4 + 8)
+    # predefined = eq. 3 around the predicted landmarks' AU centres, l/4 + 8 brought to l/4
+    # by the authors' nearest resize (cell floor(i * (l/4 + 8) / (l/4)), float32)
     padded = jaanet_attention_maps(
         outputs["landmarks"], aus=(1, 2, 4), image_size=size, map_size=size // 4 + 8
     )
-    np.testing.assert_allclose(initial, np.asarray(padded)[:, 4:-4, 4:-4], atol=1e-6)
+    scale = np.float32((size // 4 + 8) / (size // 4))
+    cells = np.floor(np.arange(size // 4, dtype=np.float32) * scale).astype(int)
+    np.testing.assert_allclose(initial, np.asarray(padded)[:, cells][:, :, cells], atol=1e-6)
     assert initial.max() > 0.5
     assert initial.shape == refined.shape == (2, size // 4, size // 4, kwargs["num_aus"])
     one_initial, one_refined = jaanet_attention(model, {"image": faces[1]})
