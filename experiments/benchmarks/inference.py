@@ -3,7 +3,9 @@
 Renders a SynthAU video (640 x 480, ``--frames`` frames, one moving face, written as MJPG and
 decoded by OpenCV like any video), then runs `tfau.inference.Predictor` on it for each network
 at its paper's input size with random weights (speed only): MTCNN detection every
-``--detect_every`` frames, optical-flow tracking in between, JAA-Net alignment, the network on
+``--detect_every`` frames, optical-flow tracking in between, dlib's 68 landmarks when the
+``landmarks`` extra is installed (E-Net and EAC-Net take them; the flow AUNets get the DIS flow
+from the previous frame), JAA-Net alignment, the network on
 batches of ``--batch_size`` faces, median smoothing (window 5) and the CSV. A warm-up run on
 the first frames traces the functions first. Printed per network: frames per second end to
 end and its ratio to the 25 fps goal, the wall time of each stage per frame, the network alone
@@ -43,6 +45,16 @@ PAPER_INPUT = {
     "PAttNet": {"input_shape": (9, 100, 100, 3)},
     "FVGG": {"input_size": 224},
     "AUNet": {"input_size": 224},
+    # The 68 landmarks (the `landmarks` extra) go to these two.
+    "ENet": {"input_size": 224},
+    "EACNet": {"input_size": 224},
+    # Optical flow between the previous frame and the face (OpenCV DIS in the serving graph).
+    "AUNetFlow": {"input_size": 224},
+    "AUNetChannels": {"input_size": 224},
+    "AUNetHorizontal": {"input_size": 224},
+    "AUNetPiConv": {"input_size": 224},
+    "AUNetPiFC6": {"input_size": 224},
+    "AUNetPiFC7": {"input_size": 224},
 }
 BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 #: A plausible BP4D training mean for DRML's mean subtraction (its value does not change speed).
@@ -66,17 +78,23 @@ def build(name: str):
     model = tfau.models.get(name)(num_aus=num_aus, **PAPER_INPUT[name])
     mean = MEAN if name == "DRML" else None
     # AUNet is one binary network per AU in the paper; the 12-output head times one pass.
-    return from_keras(model, aus=BP4D_AUS, mean=mean)
+    return from_keras(model, aus=BP4D_AUS, mean=mean, model_name=name)
 
 
 def network_alone(model, batch_size: int, repeats: int = 3) -> float:
     """Faces per second of the network (with its preprocessing) on full batches."""
-    faces = np.random.default_rng(0).integers(0, 256, (batch_size, 200, 200, 3), np.uint8)
-    model(faces)
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (batch_size, 200, 200, 3), np.uint8)
+    inputs = {}
+    if model.needs_landmarks:
+        inputs["landmarks"] = rng.uniform(60, 140, (batch_size, 49, 2)).astype(np.float32)
+    if model.needs_flow:
+        inputs["previous"] = np.roll(faces, 2, axis=2)
+    model(faces, **inputs)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model(faces)
+        model(faces, **inputs)
         times.append(time.perf_counter() - start)
     return batch_size / float(np.median(times))
 
