@@ -15,14 +15,17 @@ XNNPACK CPU delegate. The file holds one signature, ``"faces"``:
     ``patch_attention``, ``view``.
 
 Quantisation (``quantize``), all weight-only: ``"int8"`` is dynamic-range quantisation (int8
-weights, activations quantised on the fly by the kernels that can; about 4x smaller and, on
-this project's 2-core AVX-512 CPU, about 3x faster for JAA-Net), ``"float16"`` stores float16
-weights (2x smaller; computed in float32 on CPUs), ``"none"`` keeps float32. Each quantised
-model is compared with the float32 one on SynthAU faces (`synthau_faces`: seeded, rendered and
-aligned here) and the figures are kept in the JSON sidecar ``<file>.tflite.json``: occurrence
-agreement at the threshold (share of face x AU decisions equal to float32's), per-AU F1
-against SynthAU's labels and its change, probability differences. ``"auto"`` takes the
-fastest quantisation whose agreement is at least ``min_agreement`` (99%), else float32.
+weights, activations quantised on the fly by the kernels that have int8 versions; 4x
+smaller), ``"float16"`` stores float16 weights (2x smaller; computed in float32 on CPUs),
+``"none"`` keeps float32. Whether int8 is faster depends on the CPU's int8 kernels: on this
+project's 2-core AMD EPYC it is not (experiments/benchmarks/results/litert.md). Each
+quantised model is compared with the float32 one on SynthAU faces (`synthau_faces`: seeded,
+rendered and aligned here) and timed beside it at batch 1; the figures are kept in the JSON
+sidecar ``<file>.tflite.json``: occurrence agreement at the threshold (share of face x AU
+decisions equal to float32's), per-AU F1 against SynthAU's labels and its change, probability
+differences, latency. ``"auto"`` takes the fastest quantisation whose agreement is at least
+``min_agreement`` (99%) and whose latency is at most `FASTER_THAN_FLOAT32` (0.9) times
+float32's on the exporting machine, else float32 (`choose_quantization`).
 
 Optical-flow networks (AUNets' flow fusions) do not export: their flow image is computed by
 OpenCV from two consecutive frames, outside any TensorFlow graph.
@@ -46,10 +49,14 @@ from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
 
 #: Quantisations `export_litert` writes (``"auto"`` chooses among them).
 QUANTIZATIONS = ("none", "int8", "float16")
-#: The order ``"auto"`` tries, fastest first (experiments/benchmarks/results/litert.md).
+#: The quantisations ``"auto"`` measures.
 AUTO_ORDER = ("int8", "float16")
 #: Occurrence agreement with float32 that ``"auto"`` requires of a quantised model.
 MIN_AGREEMENT = 0.99
+#: Batch-1 latency, as a share of float32's, below which ``"auto"`` counts a quantised model
+#: as faster (smaller differences are within the timing noise of a shared machine).
+FASTER_THAN_FLOAT32 = 0.9
+_LATENCY_ROUNDS = 5
 #: Faces `export_litert` measures quantisation on by default.
 DEFAULT_EVAL_FACES = 128
 #: Threads of the LiteRT interpreter by default.
@@ -335,6 +342,50 @@ def compare_outputs(
     return result
 
 
+def measure_latency(runners: dict[str, Any], inputs: dict[str, np.ndarray]) -> dict[str, float]:
+    """Batch latency of each runner in milliseconds: the fastest of 5 interleaved calls.
+
+    One warm-up call each; the calls alternate between the runners so that a load change on a
+    shared machine hits them alike, and the fastest call is the one least disturbed by it.
+    """
+    import time
+
+    for runner in runners.values():
+        runner(**inputs)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(_LATENCY_ROUNDS):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            runner(**inputs)
+            times[name].append(1000.0 * (time.perf_counter() - start))
+    return {name: min(values) for name, values in times.items()}
+
+
+def choose_quantization(accuracy: dict[str, Any], min_agreement: float = MIN_AGREEMENT) -> str:
+    """``"auto"``: the fastest quantisation that keeps the agreement and beats float32.
+
+    Args:
+        accuracy: `export_litert`'s ``accuracy`` entries (``"float32"``, ``"int8"``,
+            ``"float16"``, each with ``latency_ms``; the quantised ones with
+            ``occurrence_agreement``).
+        min_agreement: occurrence agreement with float32 required. Defaults to 0.99.
+
+    Returns:
+        The quantised model with agreement >= ``min_agreement`` and a latency at most
+        `FASTER_THAN_FLOAT32` times float32's, the fastest of them; ``"none"`` (float32) when
+        none qualifies.
+    """
+    limit = FASTER_THAN_FLOAT32 * accuracy["float32"]["latency_ms"]
+    qualified = [
+        name
+        for name in AUTO_ORDER
+        if name in accuracy
+        and accuracy[name]["occurrence_agreement"] >= min_agreement
+        and accuracy[name]["latency_ms"] <= limit
+    ]
+    return min(qualified, key=lambda name: accuracy[name]["latency_ms"], default="none")
+
+
 def _check_quantization(quantize: str, allow_auto: bool = True) -> None:
     choices = (("auto",) if allow_auto else ()) + QUANTIZATIONS
     if quantize not in choices:
@@ -386,13 +437,14 @@ def export_litert(
         box_enlarge: alignment box over the key points' extent (recorded). Defaults to 2.9.
         threshold: occurrence threshold. Defaults to 0.5.
         mean: RGB training mean, required by networks that subtract it (DRML).
-        quantize: ``"auto"`` (default), ``"none"``, ``"int8"`` or ``"float16"``.
+        quantize: ``"auto"`` (default: `choose_quantization` after measuring both
+            quantisations), ``"none"``, ``"int8"`` or ``"float16"``.
         eval_faces: SynthAU faces the quantisation is measured on (`synthau_faces`).
             Defaults to 128.
         eval_seed: their SynthAU seed. Defaults to 0.
         min_agreement: occurrence agreement with float32 that ``"auto"`` requires.
             Defaults to 0.99.
-        num_threads: interpreter threads for the measurement. Defaults to 2.
+        num_threads: interpreter threads for the measurements. Defaults to 2.
         **config_overrides: arguments of the network's pipeline config function.
 
     Returns:
@@ -401,7 +453,8 @@ def export_litert(
         ``quantize_requested``, ``size_bytes`` and ``accuracy``: the faces used, ``"float32"``
         (per-AU F1 against SynthAU's labels, largest probability difference from the
         SavedModel) and one `compare_outputs` entry per quantisation measured (``"int8"``,
-        ``"float16"``).
+        ``"float16"``), each with ``size_bytes`` and ``latency_ms`` (`measure_latency`,
+        batch 1).
 
     Raises:
         ValueError: flow networks, a path not ending in ``.tflite``, a bad ``quantize``, the
@@ -449,13 +502,10 @@ def export_litert(
             return {k: v.numpy() for k, v in served(**inputs).items()}
 
         keras_outputs = run_faces(saved_model, faces.images, eval_landmarks)
-        candidates = [quantize] if quantize != "auto" else list(AUTO_ORDER)
+        candidates = {"auto": list(AUTO_ORDER), "none": []}.get(quantize, [quantize])
         flatbuffers = {"none": convert(saved_model_dir, "none")}
-        outputs = {
-            "none": run_faces(
-                LiteRTRunner(flatbuffers["none"], num_threads), faces.images, eval_landmarks
-            )
-        }
+        runners = {"none": LiteRTRunner(flatbuffers["none"], num_threads)}
+        outputs = {"none": run_faces(runners["none"], faces.images, eval_landmarks)}
         accuracy: dict[str, Any] = {
             "faces": len(faces.images),
             "description": faces.description,
@@ -469,21 +519,20 @@ def export_litert(
             "saved_model_max_abs_diff": reference["probability_max_abs_diff"],
             "per_au": {name: {"f1": values["f1"]} for name, values in reference["per_au"].items()},
         }
-        chosen = "none"
         for candidate in candidates:
-            if candidate == "none":
-                continue
             flatbuffers[candidate] = convert(saved_model_dir, candidate)
-            outputs[candidate] = run_faces(
-                LiteRTRunner(flatbuffers[candidate], num_threads), faces.images, eval_landmarks
-            )
+            runners[candidate] = LiteRTRunner(flatbuffers[candidate], num_threads)
+            outputs[candidate] = run_faces(runners[candidate], faces.images, eval_landmarks)
             figures = compare_outputs(
                 outputs["none"], outputs[candidate], faces.labels, names, threshold
             )
             accuracy[candidate] = {"size_bytes": len(flatbuffers[candidate]), **figures}
-            if quantize != "auto" or figures["occurrence_agreement"] >= min_agreement:
-                chosen = candidate
-                break
+        first = {"images": faces.images[:1]}
+        if eval_landmarks is not None:
+            first["landmarks"] = eval_landmarks[:1]
+        for name, milliseconds in measure_latency(runners, first).items():
+            accuracy["float32" if name == "none" else name]["latency_ms"] = milliseconds
+        chosen = choose_quantization(accuracy, min_agreement) if quantize == "auto" else quantize
     with open(path, "wb") as file:
         file.write(flatbuffers[chosen])
     from importlib import metadata as package_metadata
@@ -514,12 +563,13 @@ def format_accuracy(metadata: dict[str, Any]) -> str:
     lines = [
         f"Quantisation measured on {accuracy['faces']} faces ({accuracy['description']}), "
         f"threshold {accuracy['threshold']}:",
-        f"  {'quantisation':<13}{'size':>9}  {'agreement':>9}  {'max |dp|':>9}  "
-        f"{'mean |dp|':>9}  {'F1 change':>9}",
+        f"  {'quantisation':<13}{'size':>9}  {'batch 1':>9}  {'agreement':>9}  "
+        f"{'max |dp|':>9}  {'mean |dp|':>9}  {'F1 change':>9}",
     ]
     float32 = accuracy["float32"]
     lines.append(
-        f"  {'float32':<13}{float32['size_bytes'] / 1e6:>7.2f}MB  {'-':>9}  "
+        f"  {'float32':<13}{float32['size_bytes'] / 1e6:>7.2f}MB  "
+        f"{float32['latency_ms']:>7.1f}ms  {'-':>9}  "
         f"{float32['saved_model_max_abs_diff']:>9.2g}  {'-':>9}  {'-':>9}   "
         "(max |dp| against the SavedModel)"
     )
@@ -530,6 +580,7 @@ def format_accuracy(metadata: dict[str, Any]) -> str:
         change = figures["mean_f1_change"]
         lines.append(
             f"  {name:<13}{figures['size_bytes'] / 1e6:>7.2f}MB  "
+            f"{figures['latency_ms']:>7.1f}ms  "
             f"{100 * figures['occurrence_agreement']:>8.2f}%  "
             f"{figures['probability_max_abs_diff']:>9.2g}  "
             f"{figures['probability_mean_abs_diff']:>9.2g}  "
@@ -544,11 +595,11 @@ def format_accuracy(metadata: dict[str, Any]) -> str:
             lines.append(f"    F1 change per AU: {', '.join(changes)}")
     chosen = metadata["quantization"]
     if metadata["quantize_requested"] == "auto":
-        reason = (
-            f"the fastest with agreement >= {100 * accuracy['min_agreement']:g}%"
-            if chosen != "none"
-            else f"no quantisation kept agreement >= {100 * accuracy['min_agreement']:g}%"
+        rule = (
+            f"agreement >= {100 * accuracy['min_agreement']:g}% and batch-1 latency <= "
+            f"{FASTER_THAN_FLOAT32:g} x float32's on this CPU"
         )
+        reason = f"the fastest with {rule}" if chosen != "none" else f"no quantisation has {rule}"
         lines.append(f"Chose {'float32' if chosen == 'none' else chosen}: {reason}.")
     return "\n".join(lines)
 
@@ -557,16 +608,19 @@ __all__ = [
     "AUTO_ORDER",
     "DEFAULT_EVAL_FACES",
     "DEFAULT_THREADS",
+    "FASTER_THAN_FLOAT32",
     "MIN_AGREEMENT",
     "QUANTIZATIONS",
     "SIGNATURE",
     "LiteRTRunner",
     "LiteRTUnavailableError",
     "SynthAUFaces",
+    "choose_quantization",
     "compare_outputs",
     "convert",
     "export_litert",
     "format_accuracy",
+    "measure_latency",
     "metadata_path",
     "read_metadata",
     "run_faces",
