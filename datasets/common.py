@@ -39,9 +39,12 @@ from etils import epath
 
 from tfau._workers import process_pool
 from tfau.faces import (
+    SQUARE_BOX_SCALE,
+    SQUARE_BOX_SHIFT,
     inter_ocular_distance,
     keypoints_from_landmarks,
     similarity_from_keypoints,
+    square_box_matrix,
     transform_points,
 )
 
@@ -56,8 +59,8 @@ BORDER_VALUE = 128
 #: Unaligned crops: side of the square box over the 49 landmarks' bounding box, relative to its
 #: larger side, and downward shift of its centre relative to the box height (the 49 points stop
 #: at the lower lip; a detector's face box reaches the chin).
-UNALIGNED_BOX_SCALE = 1.5
-UNALIGNED_BOX_SHIFT = 0.1
+UNALIGNED_BOX_SCALE = SQUARE_BOX_SCALE
+UNALIGNED_BOX_SHIFT = SQUARE_BOX_SHIFT
 #: How many example paths per skip reason the build summary keeps.
 SUMMARY_EXAMPLES_PER_REASON = 20
 
@@ -546,19 +549,7 @@ def valid_landmarks(points: np.ndarray | None, num_points: int) -> bool:
 
 def box_matrix(landmarks49: np.ndarray, image_size: int) -> np.ndarray:
     """2x3 matrix mapping the frame to the unaligned square face box (see module docstring)."""
-    low, high = landmarks49.min(axis=0), landmarks49.max(axis=0)
-    width, height = high - low
-    centre_x = (low[0] + high[0]) / 2.0
-    centre_y = (low[1] + high[1]) / 2.0 + UNALIGNED_BOX_SHIFT * height
-    side = max(UNALIGNED_BOX_SCALE * max(width, height), 1.0)
-    scale = image_size / side
-    return np.array(
-        [
-            [scale, 0.0, image_size / 2.0 - scale * centre_x],
-            [0.0, scale, image_size / 2.0 - scale * centre_y],
-        ],
-        dtype=np.float64,
-    )
+    return square_box_matrix(landmarks49, image_size, UNALIGNED_BOX_SCALE, UNALIGNED_BOX_SHIFT)
 
 
 def warp_face(image_rgb: np.ndarray, matrix: np.ndarray, image_size: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from tfau.faces import (
     align_face_from_keypoints,
     convert_landmarks,
     keypoints_from_landmarks,
+    square_box_matrix,
     transform_points,
 )
 from tfau.inference import Predictor, csv_columns, from_keras, load_model
@@ -85,21 +86,37 @@ def align_from_68(frame, landmarks68):
     return aligned, landmarks49.astype(np.float32)
 
 
-def warp(frame, matrix):
+def warp(frame, matrix, size=200):
     return cv2.warpAffine(
-        frame, matrix, (200, 200), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)
+        frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)
     )
 
 
-@pytest.mark.parametrize("name", ["ENet", "EACNet"])
+def cut_out(frame, landmarks68, crop, size):
+    """(face, frame -> face matrix, 49 landmarks in the face) as the datasets cut them."""
+    if crop == "aligned":
+        aligned, landmarks49 = align_from_68(frame, landmarks68)
+        return aligned.image, aligned.matrix, landmarks49
+    # The unaligned<size> datasets' square box around the 49 landmarks.
+    landmarks49 = convert_landmarks(landmarks68, 49)
+    matrix = square_box_matrix(landmarks49, size)
+    face_landmarks = transform_points(landmarks49, matrix).astype(np.float32)
+    return warp(frame, matrix, size), matrix, face_landmarks
+
+
+@pytest.mark.parametrize(
+    ("name", "crop"), [("ENet", "aligned"), ("EACNet", "aligned"), ("EACNet", "unaligned")]
+)
 def test_landmark_networks_equal_keras_on_the_same_faces_and_landmarks(
-    tmp_path, synth_frames, name
+    tmp_path, synth_frames, name, crop
 ):
     keras_model = seeded_model(name)
-    model = from_keras(keras_model, aus=AUS, normalization="symmetric")
+    size = 200 if crop == "aligned" else 224  # aligned200 / unaligned224
+    model = from_keras(keras_model, aus=AUS, normalization="symmetric", face_size=size)
     assert model.needs_landmarks and not model.needs_flow
     frames = synth_frames[:4]
-    Predictor(model, batch_size=3, detect_every=2).predict_frames(frames, tmp_path / "out.csv")
+    predictor = Predictor(model, batch_size=3, detect_every=2, crop=crop)
+    predictor.predict_frames(frames, tmp_path / "out.csv")
     header, rows = read_rows(tmp_path / "out.csv")
     assert header == csv_columns(NAMES, 68)
     assert len(rows) == len(frames) and all(row["success"] == "1" for row in rows)
@@ -107,10 +124,10 @@ def test_landmark_networks_equal_keras_on_the_same_faces_and_landmarks(
     for frame, row in zip(frames, rows, strict=True):
         landmarks68 = csv_landmarks(row)
         np.testing.assert_array_equal(landmarks68, landmarks68.round())  # dlib: whole pixels
-        aligned, landmarks49 = align_from_68(frame, landmarks68)
-        expected = run_keras(keras_model, name, aligned.image, landmarks49)
+        face, _, landmarks49 = cut_out(frame, landmarks68, crop, size)
+        expected = run_keras(keras_model, name, face, landmarks49)
         np.testing.assert_allclose(probabilities(row), expected, atol=CSV_TOLERANCE)
-        moved = run_keras(keras_model, name, aligned.image, landmarks49 + 6.0)
+        moved = run_keras(keras_model, name, face, landmarks49 + 6.0)
         differences.append(np.abs(moved - probabilities(row)).max())
     # The landmarks reach the network: moved by 6 px in the face, the answers differ (by
     # 2e-3 to 6e-3 measured; a network that ignored them would give the same).
@@ -159,6 +176,10 @@ def test_options_and_errors(tmp_path, synth_frames, drml, monkeypatch):
         Predictor(drml, landmarks=False, align_from="landmarks")
     with pytest.raises(ValueError, match=r"`align_from` must be one of"):
         Predictor(drml, align_from="eyes")
+    with pytest.raises(ValueError, match=r"`crop` must be one of"):
+        Predictor(drml, crop="square")
+    with pytest.raises(ValueError, match=r"crop='unaligned' needs the 68 landmarks"):
+        Predictor(drml, crop="unaligned", landmarks=False)
     with pytest.raises(ValueError, match=r"ENet takes each face's 49 landmarks: pass `landmarks`"):
         enet(np.zeros((1, 200, 200, 3), np.uint8))
     keypoints = Predictor(drml, align_from="keypoints")
@@ -169,7 +190,11 @@ def test_options_and_errors(tmp_path, synth_frames, drml, monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)
     plain = Predictor(drml)
     assert plain.landmark_detector is None and plain.num_points == 5
-    for make in (lambda: Predictor(enet), lambda: Predictor(drml, landmarks=True)):
+    for make in (
+        lambda: Predictor(enet),
+        lambda: Predictor(drml, landmarks=True),
+        lambda: Predictor(drml, crop="unaligned"),
+    ):
         with pytest.raises(ImportError, match=r'pip install "tfau\[landmarks\]"'):
             make()
 
@@ -196,14 +221,18 @@ FLOW_NETWORKS = [
 ]
 
 
-@pytest.mark.parametrize("name", FLOW_NETWORKS)
-def test_flow_networks_equal_keras_on_the_same_face_pairs(tmp_path, synth_frames, name):
+@pytest.mark.parametrize(
+    ("name", "crop"),
+    [*((name, "aligned") for name in FLOW_NETWORKS), ("AUNetChannels", "unaligned")],
+)
+def test_flow_networks_equal_keras_on_the_same_face_pairs(tmp_path, synth_frames, name, crop):
     """A first frame, consecutive frames, frames without a face and the track's restart."""
     keras_model = seeded_model(name)
-    model = from_keras(keras_model, aus=AUS, normalization="symmetric")
+    size = 200 if crop == "aligned" else 224  # aligned200 / unaligned224_pairs
+    model = from_keras(keras_model, aus=AUS, normalization="symmetric", face_size=size)
     assert model.needs_flow and model.model_name == name
     frames = synth_frames[:11]  # frames 7-9 (0-based 6-8) hold no face
-    predictor = Predictor(model, batch_size=4, detect_every=4)
+    predictor = Predictor(model, batch_size=4, detect_every=4, crop=crop)
     predictor.predict_frames(frames, tmp_path / "flow.csv")
     _, rows = read_rows(tmp_path / "flow.csv")
     assert [row["success"] for row in rows] == ["0" if t in BLANK else "1" for t in range(11)]
@@ -212,9 +241,9 @@ def test_flow_networks_equal_keras_on_the_same_face_pairs(tmp_path, synth_frames
     for t, (frame, row) in enumerate(zip(frames, rows, strict=True)):
         if row["success"] == "0":
             continue
-        aligned, _ = align_from_68(frame, csv_landmarks(row))
+        face, matrix, _ = cut_out(frame, csv_landmarks(row), crop, size)
         csv_p = probabilities(row)
-        still = run_keras(keras_model, name, aligned.image, previous=aligned.image)
+        still = run_keras(keras_model, name, face, previous=face)
         if t == 0 or rows[t - 1]["success"] == "0":
             # The track's first frame, and its first frame after the face was lost: the face
             # itself is its previous frame (zero flow), as the *_pairs datasets store a
@@ -222,13 +251,13 @@ def test_flow_networks_equal_keras_on_the_same_face_pairs(tmp_path, synth_frames
             np.testing.assert_allclose(csv_p, still, atol=CSV_TOLERANCE)
             if t > 0:
                 faceless = run_keras(
-                    keras_model, name, aligned.image, previous=warp(frames[t - 1], aligned.matrix)
+                    keras_model, name, face, previous=warp(frames[t - 1], matrix, size)
                 )
                 without_previous.append(np.abs(faceless - csv_p).max())
             continue
         # The previous frame cut out with this frame's alignment.
-        previous = warp(frames[t - 1], aligned.matrix)
-        expected = run_keras(keras_model, name, aligned.image, previous=previous)
+        previous = warp(frames[t - 1], matrix, size)
+        expected = run_keras(keras_model, name, face, previous=previous)
         np.testing.assert_allclose(csv_p, expected, atol=CSV_TOLERANCE)
         with_previous.append(np.abs(still - csv_p).max())
     assert len(with_previous) == 6 and len(without_previous) == 1  # frames 2-6, 11; frame 10

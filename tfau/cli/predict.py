@@ -123,6 +123,14 @@ def register(subparsers: Any) -> None:
         help="alignment points: the 68 landmarks' or the detector's key points (auto: the "
         "landmarks when computed)",
     )
+    parser.add_argument(
+        "--crop",
+        choices=("aligned", "unaligned"),
+        default="aligned",
+        help="aligned: JAA-Net's alignment (the aligned<size> datasets); unaligned: the square "
+        "box around the landmarks (the unaligned<size> datasets EAC-Net's and AUNets' "
+        "experiments train on; needs the landmarks extra)",
+    )
     parser.add_argument("--max_faces", type=int, default=None, help="most faces per frame")
     parser.add_argument("--batch_size", type=int, default=16, help="faces per network call")
     parser.add_argument("--max_frames", type=int, default=None, help="stop after N frames")
@@ -175,6 +183,7 @@ def predictor_options(args: argparse.Namespace) -> dict[str, Any]:
         "progress": not args.no_progress,
         "landmarks": args.landmarks,
         "align_from": args.align_from,
+        "crop": args.crop,
     }
 
 

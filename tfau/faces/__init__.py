@@ -41,6 +41,8 @@ Alignment (``tfau.faces.alignment``), numpy / OpenCV, one face at a time:
     scheme=None)`` and ``align_face_from_keypoints(image, keypoints, landmarks=None, ...)``:
     ``AlignedFace(image, matrix, landmarks, keypoints, inter_ocular_distance)``.
     ``transform_points(points, matrix)``, ``invert_transform(matrix)``.
+    ``square_box_matrix(landmarks, output_size, box_scale=1.5, box_shift=0.1)``: the unaligned
+    square crop of EAC-Net and AUNets (``SQUARE_BOX_SCALE``, ``SQUARE_BOX_SHIFT``).
 
 Alignment in the TF graph (``tfau.faces.alignment_tf``), batched, same transform:
     ``similarity_from_keypoints_tf(keypoints, output_size=200, box_enlarge=2.9)``:
@@ -52,12 +54,15 @@ tfau.faces is a leaf package: it imports nothing else from tfau.
 
 from tfau.faces.alignment import (
     KEYPOINT_NAMES,
+    SQUARE_BOX_SCALE,
+    SQUARE_BOX_SHIFT,
     AlignedFace,
     align_face,
     align_face_from_keypoints,
     invert_transform,
     keypoints_from_landmarks,
     similarity_from_keypoints,
+    square_box_matrix,
     transform_points,
 )
 from tfau.faces.alignment_tf import (
@@ -126,6 +131,8 @@ __all__ = [
     "LANDMARKS_68",
     "NUM_EACNET_CENTRES",
     "SCHEMES",
+    "SQUARE_BOX_SCALE",
+    "SQUARE_BOX_SHIFT",
     "AlignedFace",
     "CentrePair",
     "LandmarkScheme",
@@ -149,6 +156,7 @@ __all__ = [
     "ruler",
     "similarity_from_keypoints",
     "similarity_from_keypoints_tf",
+    "square_box_matrix",
     "transform_points",
     "transform_points_tf",
     "warp_affine_tf",

@@ -33,6 +33,11 @@ KEYPOINT_NAMES = ("left_eye", "right_eye", "nose_tip", "left_mouth_corner", "rig
 DEFAULT_OUTPUT_SIZE = 200
 DEFAULT_BOX_ENLARGE = 2.9
 DEFAULT_BORDER_VALUE = 128
+#: Unaligned square face box (EAC-Net's and AUNets' crops, the ``unaligned<size>`` datasets):
+#: side over the larger side of the landmarks' bounding box, and downward shift of its centre
+#: over the box height (the 49 points stop at the lower lip; a detector's box reaches the chin).
+SQUARE_BOX_SCALE = 1.5
+SQUARE_BOX_SHIFT = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +136,42 @@ def similarity_from_keypoints(
     centre = (low + high) / 2.0
     translation = (output_size - 1) / 2.0 - scale * centre
     return np.concatenate([scale * rotation, translation[:, None]], axis=1)
+
+
+def square_box_matrix(
+    landmarks: Any,
+    output_size: int,
+    box_scale: float = SQUARE_BOX_SCALE,
+    box_shift: float = SQUARE_BOX_SHIFT,
+) -> np.ndarray:
+    """The unaligned face crop: a square box around the landmarks, resized, not rotated.
+
+    EAC-Net and AUNets take a detector's face box resized to 224 px; the ``unaligned<size>``
+    dataset configs cut this box, and inference can cut the same one.
+
+    Args:
+        landmarks: ``(N, 2)`` landmarks of one face in frame pixels (the 49 points).
+        output_size: side of the output square.
+        box_scale: box side over the larger side of the landmarks' bounding box.
+        box_shift: downward shift of the box centre over the bounding box height.
+
+    Returns:
+        ``(2, 3)`` float64 matrix mapping frame pixels to the crop's pixels.
+    """
+    points = np.asarray(landmarks, np.float64)
+    low, high = points.min(axis=0), points.max(axis=0)
+    width, height = high - low
+    centre_x = (low[0] + high[0]) / 2.0
+    centre_y = (low[1] + high[1]) / 2.0 + box_shift * height
+    side = max(box_scale * max(width, height), 1.0)
+    scale = output_size / side
+    return np.array(
+        [
+            [scale, 0.0, output_size / 2.0 - scale * centre_x],
+            [0.0, scale, output_size / 2.0 - scale * centre_y],
+        ],
+        dtype=np.float64,
+    )
 
 
 def transform_points(points: Any, matrix: Any) -> np.ndarray:

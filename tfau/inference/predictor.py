@@ -10,7 +10,9 @@ order, as the video streams:
    installed or the network needs them (E-Net, EAC-Net).
 3. JAA-Net's similarity alignment from five key points (`tfau.faces.alignment`): those of the
    68 landmarks when they were computed (2.1 px from the true landmarks' alignment in the
-   200 px face on SynthAU, against 2.7 px for MTCNN's own five), else the tracked key points.
+   200 px face on SynthAU, against 2.7 px for MTCNN's own five), else the tracked key points;
+   or (``crop="unaligned"``) the square box around the 49 landmarks that the
+   ``unaligned<size>`` datasets cut, which EAC-Net's and AUNets' experiments train on.
 4. The network on batches of ``batch_size`` aligned faces (`AUModel`); E-Net and EAC-Net also
    get the 49 landmarks in the aligned face's pixels, AUNets' optical-flow fusions the
    previous frame cut out with the face's own alignment (as the ``*_pairs`` datasets store
@@ -50,6 +52,7 @@ from tfau.faces.alignment import (
     align_face_from_keypoints,
     invert_transform,
     keypoints_from_landmarks,
+    square_box_matrix,
     transform_points,
 )
 from tfau.faces.schemes import convert_landmarks
@@ -64,6 +67,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 STAGES = ("read", "detect", "track", "align", "network", "write")
 #: Where the alignment's five points come from (`Predictor`'s ``align_from``).
 ALIGN_FROM = ("auto", "landmarks", "keypoints")
+#: How faces are cut out (`Predictor`'s ``crop``), as the dataset configs of those names.
+CROPS = ("aligned", "unaligned")
 _NUM_KEYPOINTS = 5
 _NUM_LANDMARKS = 49
 _NUM_LANDMARKS_68 = 68
@@ -271,6 +276,10 @@ class Predictor:
             centres, nose tip and mouth corners, as the datasets align), ``"keypoints"`` (the
             detector's, tracked), or ``"auto"``: the landmarks when they are computed.
             Defaults to ``"auto"``.
+        crop: ``"aligned"``: JAA-Net's similarity alignment (the ``aligned<size>`` datasets);
+            ``"unaligned"``: the square box around the 49 landmarks, not rotated
+            (`tfau.faces.square_box_matrix`, the ``unaligned<size>`` datasets EAC-Net's and
+            AUNets' experiments train on; needs the 68 landmarks). Defaults to ``"aligned"``.
 
     Example:
         >>> predictor = Predictor("exported/jaanet", smoothing=5)
@@ -297,6 +306,7 @@ class Predictor:
         detector: Any = None,
         landmarks: bool | None = None,
         align_from: str = "auto",
+        crop: str = "aligned",
     ) -> None:
         if isinstance(model, AUModel):
             if aus is not None or model_name is not None or mean is not None:
@@ -319,6 +329,14 @@ class Predictor:
             raise ValueError(
                 f"`align_from` must be one of {ALIGN_FROM}. Received: align_from={align_from!r}"
             )
+        if crop not in CROPS:
+            raise ValueError(f"`crop` must be one of {CROPS}. Received: crop={crop!r}")
+        if crop == "unaligned":
+            if landmarks is False:
+                raise ValueError(
+                    "crop='unaligned' needs the 68 landmarks; received landmarks=False."
+                )
+            landmarks = True
         if landmarks is None:
             landmarks = model.needs_landmarks or landmarks_available()
         elif not landmarks and model.needs_landmarks:
@@ -333,6 +351,7 @@ class Predictor:
         # Raises an ImportError naming the extra when it is not installed.
         self.landmark_detector = LandmarkDetector() if landmarks else None
         self.align_from = align_from
+        self.crop = crop
         self.model = model
         self.smoothing = smoothing
         self.batch_size = batch_size
@@ -625,21 +644,11 @@ class Predictor:
                 if self.landmark_detector is not None and tracked:
                     landmarks68 = self.landmark_detector(frame, [face.box for face in tracked])
                 for face, points in zip(tracked, landmarks68, strict=True):
-                    keypoints = face.keypoints
-                    if points is not None and self.aligns_from_landmarks:
-                        keypoints = keypoints_from_landmarks(points)
-                    aligned = align_face_from_keypoints(
-                        frame,
-                        keypoints,
-                        output_size=model.face_size,
-                        box_enlarge=model.box_enlarge,
-                    )
-                    row = _FaceRow(
-                        face.face_id, number, face.confidence, face.keypoints, aligned.matrix
-                    )
+                    image, matrix = self._cut_out(frame, face.keypoints, points)
+                    row = _FaceRow(face.face_id, number, face.confidence, face.keypoints, matrix)
                     row.landmarks68 = points
                     record.faces.append(row)
-                    faces.append(self._face_inputs(aligned.image, aligned.matrix, points, face))
+                    faces.append(self._face_inputs(image, matrix, points, face))
                 if model.needs_flow:
                     self._previous = (frame, {face.face_id for face in tracked})
                 stages["align"] += time.perf_counter() - tick
@@ -649,6 +658,29 @@ class Predictor:
             put(("error", error, None))
             return
         put(("end", None, None))
+
+    def _cut_out(
+        self, frame: np.ndarray, keypoints: np.ndarray, landmarks68: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The face image the network takes and its frame -> face matrix."""
+        model = self.model
+        if self.crop == "unaligned":
+            matrix = square_box_matrix(convert_landmarks(landmarks68, 49), model.face_size)
+            image = cv2.warpAffine(
+                frame,
+                matrix,
+                (model.face_size, model.face_size),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(DEFAULT_BORDER_VALUE,) * 4,
+            )
+            return image, matrix
+        if landmarks68 is not None and self.aligns_from_landmarks:
+            keypoints = keypoints_from_landmarks(landmarks68)
+        aligned = align_face_from_keypoints(
+            frame, keypoints, output_size=model.face_size, box_enlarge=model.box_enlarge
+        )
+        return aligned.image, aligned.matrix
 
     def _face_inputs(
         self, image: np.ndarray, matrix: np.ndarray, landmarks68: np.ndarray | None, face: Any
@@ -729,6 +761,7 @@ def _check_frame(frame: Any, number: int) -> np.ndarray:
 
 __all__ = [
     "ALIGN_FROM",
+    "CROPS",
     "IMAGE_EXTENSIONS",
     "STAGES",
     "PredictionSummary",
