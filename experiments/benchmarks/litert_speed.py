@@ -23,8 +23,8 @@ and the largest probability difference (random weights: a trained model's figure
 
 Usage::
 
-    python experiments/benchmarks/litert.py --models DRML JAANet --steps 10
-    python experiments/benchmarks/litert.py --models JAANet --batches 1 16 --no-xnnpack
+    python experiments/benchmarks/litert_speed.py --models DRML JAANet --steps 10
+    python experiments/benchmarks/litert_speed.py --models JAANet --batches 1 16 --no-xnnpack
 """
 
 import argparse
