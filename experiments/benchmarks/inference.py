@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfau.models
+from tfau.aus import BP4D_AUS
 from tfau.inference import STAGES, Predictor, from_keras
 from tfau.synth import SynthAU
 
@@ -56,7 +57,6 @@ PAPER_INPUT = {
     "AUNetPiFC6": {"input_size": 224},
     "AUNetPiFC7": {"input_size": 224},
 }
-BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 #: A plausible BP4D training mean for DRML's mean subtraction (its value does not change speed).
 MEAN = (121.0, 98.0, 90.0)
 

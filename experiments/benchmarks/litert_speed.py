@@ -44,6 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfau import models
+from tfau.aus import BP4D_AUS, au_names
 from tfau.export import export_model
 from tfau.export.litert import (
     LiteRTRunner,
@@ -62,8 +63,8 @@ PAPER_INPUT = {
     "FVGG": {"input_size": 224},
     "AUNet": {"input_size": 224},
 }
-AUS = [1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24]
-NAMES = [f"AU{au:02d}" for au in AUS]
+AUS = list(BP4D_AUS)
+NAMES = au_names(AUS)
 FACE = 200
 MEAN = [128.0, 110.0, 100.0]
 WEIGHTS = {"none": "fp32", "int8": "int8", "float16": "fp16"}

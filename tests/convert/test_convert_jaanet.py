@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 
+from tfau.aus import BP4D_AUS, DATASET_AUS
 from tfau.cli.main import main as tfau_main
 from tfau.convert import jaanet as cj
 from tfau.convert.state_dict import ConversionError, save_state_dict
@@ -113,7 +114,7 @@ def test_every_key_of_each_released_format_is_converted_or_named_ignored(name):
     state = random_snapshot(name)
     dataset = name.split("_")[0]
     model = cj.from_state_dicts(state, dataset)
-    assert model.output["au"].shape[-1] == len(cj.DATASET_AUS[dataset])
+    assert model.output["au"].shape[-1] == len(DATASET_AUS[dataset])
     # Back to the authors' layout: exactly their keys and shapes (v2's unused local heads
     # and the BatchNorm counters aside).
     back = cj.to_state_dicts(model)
@@ -216,7 +217,7 @@ def test_cli_writes_a_safe_keras_model_and_its_description(tmp_path, bp4d_v2, co
     assert tfau_main(argv) == 0  # --epoch defaults to the last complete one
     model = keras.saving.load_model(out, safe_mode=True)
     info = read_model_info(out)
-    assert info.model_name == "JAANet" and info.aus == cj.BP4D_AUS and info.face_size == 200
+    assert info.model_name == "JAANet" and info.aus == BP4D_AUS and info.face_size == 200
     assert info.pipeline_kwargs == {"input_size": 176, "source_size": 200}
     assert info.source["version"] == "v2" and info.source["epoch"] == 2
     image = np.random.default_rng(7).uniform(-1, 1, (1, 176, 176, 3)).astype("float32")
@@ -284,7 +285,7 @@ def test_a_converted_model_exports_and_predicts_on_a_real_face(tmp_path, bp4d_v2
             rows[name] = list(csv.DictReader(stream))
     assert len(rows["saved_model"]) == 1 and rows["saved_model"][0]["success"] == "1"
     assert {f"x_{i}" for i in range(49)} <= set(rows["saved_model"][0])
-    columns = [f"AU{au:02d}_p" for au in cj.BP4D_AUS]
+    columns = [f"AU{au:02d}_p" for au in BP4D_AUS]
     probabilities = {
         name: np.array([float(row[0][c]) for c in columns]) for name, row in rows.items()
     }

@@ -5,10 +5,9 @@ import pytest
 import tensorflow as tf
 
 from tfau import losses
+from tfau.aus import BP4D_AUS
 from tfau.data import balancing
 from tfau.data.pipelines import load_split
-
-BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 
 
 def _table(labels, sequences):

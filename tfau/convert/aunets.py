@@ -57,6 +57,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfau.aus import BP4D_AUS
 from tfau.convert.state_dict import (
     ConversionError,
     Slot,
@@ -105,8 +106,8 @@ _KERAS_NAMES: dict[str, str] = {
     "FC6": "aunet_pi_fc6",
     "FC7": "aunet_pi_fc7",
 }
-#: The AUs the authors trained models for (BP4D, their ``config.AUs``).
-AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
+#: The AUs the authors trained models for (BP4D's, their ``config.AUs``).
+AUS: tuple[int, ...] = BP4D_AUS
 #: The authors' network input (their ``--image_size``) and stored face crops (``Faces_256``).
 INPUT_SIZE = 224
 FACE_SIZE = 256

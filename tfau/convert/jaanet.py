@@ -35,6 +35,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfau.aus import DATASET_AUS
 from tfau.convert.state_dict import (
     ConversionError,
     Fold,
@@ -49,7 +50,7 @@ from tfau.convert.state_dict import (
     load_slots,
     load_state_dict,
 )
-from tfau.models.jaanet import BP4D_AUS, DISFA_AUS, JAANet
+from tfau.models.jaanet import JAANet
 
 #: The six module files of a snapshot, in the authors' order.
 MODULES: tuple[str, ...] = (
@@ -60,8 +61,6 @@ MODULES: tuple[str, ...] = (
     "global_au_feat",
     "au_net",
 )
-#: AUs of each dataset's released models, in the order of their outputs.
-DATASET_AUS: dict[str, tuple[int, ...]] = {"bp4d": BP4D_AUS, "disfa": DISFA_AUS}
 #: The authors' test crop of the 200 x 200 aligned faces.
 CROP_SIZE = 176
 FACE_SIZE = 200

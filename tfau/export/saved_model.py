@@ -45,6 +45,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfau.aus import au_names
 from tfau.data import PipelineConfig, get_config, list_pipelines, preprocess_example
 from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
 from tfau.faces.alignment_tf import (
@@ -61,11 +62,6 @@ FRAMES_SIGNATURE = "frames"
 METADATA_FILE = "tfau_export.json"
 
 _NUM_LANDMARKS = 49
-
-
-def au_names(aus: Sequence[int]) -> list[str]:
-    """``[1, 12] -> ["AU01", "AU12"]``."""
-    return [f"AU{int(au):02d}" for au in aus]
 
 
 def _model_inputs(model: keras.Model) -> dict[str, tuple[int | None, ...]]:

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from tfau.aus import BP4D_AUS, DISFA_AUS, au_names
 from tfau.export.saved_model import resolve_model_name
 from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
-from tfau.models.jaanet import BP4D_AUS, DISFA_AUS
 
 #: The AUs of a model without AU names, by its number of outputs.
 DEFAULT_AUS = {len(BP4D_AUS): BP4D_AUS, len(DISFA_AUS): DISFA_AUS}
@@ -125,7 +125,7 @@ class AUModel:
     @property
     def au_names(self) -> list[str]:
         """``["AU01", "AU02", ...]``."""
-        return [f"AU{au:02d}" for au in self.aus]
+        return au_names(self.aus)
 
 
 def _select_aus(

@@ -40,6 +40,7 @@ from collections.abc import Sequence
 
 import keras
 
+from tfau.aus import BP4D_AUS
 from tfau.faces import CENTRE_ROUNDINGS, JAANET_AUS
 from tfau.faces.attention import JAANET_XI, JAANET_ZETA
 from tfau.layers import (
@@ -53,10 +54,6 @@ from tfau.layers import (
 from tfau.layers.local_au_branches import LocalAUBranches, branch_output_size
 from tfau.models.registry import register
 
-#: The 12 BP4D AUs of JAA-Net's Table 1, the default output order.
-BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
-#: The 8 DISFA AUs of JAA-Net's Table 2.
-DISFA_AUS = (1, 2, 4, 6, 9, 12, 25, 26)
 #: Number of landmarks the alignment branch predicts (the AU-centre rule needs 49 points).
 NUM_LANDMARKS = 49
 
@@ -230,7 +227,8 @@ def JAANet(
         num_aus: number of AUs ``A``. Defaults to ``len(aus)``; without ``aus``, the first
             ``num_aus`` BP4D AUs.
         aus: the AUs, which place the attention maps (among ``tfau.faces.JAANET_AUS``).
-            Defaults to the 12 BP4D AUs ``BP4D_AUS`` (``DISFA_AUS`` for DISFA).
+            Defaults to the 12 BP4D AUs ``tfau.aus.BP4D_AUS`` (``tfau.aus.DISFA_AUS``
+            for DISFA).
         c: width unit: blocks of 4c, 8c, 12c, 16c, 20c channels, refinement width 8c.
             Defaults to 8.
         d: width of the fully connected layers of the alignment and AU heads. Defaults to 512.

@@ -22,14 +22,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from tfau.aus import BP4D_AUS, DISFA_CODED_AUS
+from tfau.aus import BP4D_INTENSITY_AUS as BP4D_INTENSITY_AUS  # for tfau.synth.writers
+
 #: Every AU SynthAU animates, in this order everywhere (intensity arrays are (..., 17)).
 ALL_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26)
-#: AUs coded in BP4D (occurrence).
-BP4D_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
-#: AUs with BP4D intensity codes (``AUCoding/AU_INT``).
-BP4D_INTENSITY_AUS: tuple[int, ...] = (6, 10, 12, 14, 17)
-#: AUs coded in DISFA (intensity 0-5).
-DISFA_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26)
+#: The AUs SynthAU's DISFA layout codes: all 12 of DISFA's files (`tfau.aus.DISFA_CODED_AUS`),
+#: not the 8 the papers evaluate (`tfau.aus.DISFA_AUS`). This old name stays until
+#: tfau.synth.writers imports `DISFA_CODED_AUS`.
+DISFA_AUS: tuple[int, ...] = DISFA_CODED_AUS
 
 #: What each AU does, as FACS describes it and as SynthAU renders it.
 AU_NAMES: dict[int, str] = {
@@ -216,7 +217,7 @@ BP4D_PROFILE = AUProfile(
 
 DISFA_PROFILE = AUProfile(
     name="disfa",
-    coded_aus=DISFA_AUS,
+    coded_aus=DISFA_CODED_AUS,
     base_rates=DISFA_BASE_RATES,
     uncoded_rates={7: 0.15, 10: 0.1, 14: 0.1, 23: 0.04, 24: 0.04},
     occurrence_intensity=2,

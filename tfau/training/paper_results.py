@@ -19,9 +19,7 @@ import dataclasses
 
 import numpy as np
 
-#: BP4D's and DISFA's standard AU sets (datasets.md).
-BP4D_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
-DISFA_AUS: tuple[int, ...] = (1, 2, 4, 6, 9, 12, 25, 26)
+from tfau.aus import BP4D_AUS, DISFA_AUS
 
 
 @dataclasses.dataclass(frozen=True)
