@@ -26,8 +26,8 @@ from tfau.convert import aunets  # noqa: E402
 from tfau.convert.state_dict import ConversionError, load_state_dict  # noqa: E402
 from tfau.data import get_config  # noqa: E402
 from tfau.data.transforms import normalize_image  # noqa: E402
+from tfau.model_files import read_model_info  # noqa: E402
 from tfau.models.aunets import AUNet  # noqa: E402
-from tfau.training.model_files import read_model_info  # noqa: E402
 
 MANIFEST = json.loads((Path(__file__).parent / "aunets_checkpoint_keys.json").read_text())
 OPTIONS = ("None", "Alone", "Channels", "Horizontal", "Conv", "FC6", "FC7")

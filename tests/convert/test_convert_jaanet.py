@@ -21,7 +21,7 @@ from tfau.aus import BP4D_AUS, DATASET_AUS
 from tfau.cli.main import main as tfau_main
 from tfau.convert import jaanet as cj
 from tfau.convert.state_dict import ConversionError, save_state_dict
-from tfau.training.model_files import read_model_info
+from tfau.model_files import read_model_info
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -23,7 +23,7 @@ from tfau.cli.export import resolve_model_name
 from tfau.cli.main import main as cli_main
 from tfau.data import preprocess_example
 from tfau.export import export_model, infer_config
-from tfau.training.model_files import save_trained_model
+from tfau.model_files import save_trained_model
 
 FACE = 80  # aligned face side of the tiny exports (DRML 74 / JAA-Net 48 crops, 32 resizes)
 AUS = [1, 2, 4]

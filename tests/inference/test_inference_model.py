@@ -30,7 +30,7 @@ def test_keras_and_saved_model_give_the_same_probabilities(drml_keras, drml_save
 
 
 def test_keras_with_its_training_sidecar(tmp_path, drml_model, drml_keras, faces):
-    from tfau.training.model_files import save_trained_model
+    from tfau.model_files import save_trained_model
 
     path = tmp_path / "run" / "model.keras"
     save_trained_model(drml_model, path, model_name="DRML", aus=AUS, face_size=200, mean=MEAN)

@@ -76,7 +76,7 @@ def test_bad_arguments(ensemble, multiview):
 
 def test_cli_multiview(tmp_path, synth_video, capsys):
     from tfau.cli.main import main as cli_main
-    from tfau.training.model_files import save_trained_model
+    from tfau.model_files import save_trained_model
 
     view_net = tiny("AUNetsViewClassifier", num_views=2)
     ensemble = tfau.models.MultiViewEnsemble(view_net, {})

@@ -8,8 +8,8 @@ from test_plots_timeline import write_csv
 
 import tfau.models
 from tfau.cli.main import main
+from tfau.model_files import save_trained_model
 from tfau.plots import read_f1_summary
-from tfau.training.model_files import save_trained_model
 from tfau.training.results import evaluate_predictions, write_results
 
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig.load(config_path).replace(strategy="default", stages=None)
     model_path = os.path.join(args.run_dir, "model.keras")
     if os.path.exists(model_path):
-        from tfau.training.model_files import load_keras_model
+        from tfau.model_files import load_keras_model
 
         model = load_keras_model(model_path)
         trainer = Trainer(config, model=model, data_dir=args.data_dir, run_dir=args.run_dir)

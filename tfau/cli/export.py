@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     """Loads the model and exports it; prints the signatures."""
     from tfau.export import export_model
     from tfau.export.saved_model import DEFAULT_OUTPUT_SIZE
-    from tfau.training.model_files import load_keras_model, read_model_info
+    from tfau.model_files import load_keras_model, read_model_info
 
     info = read_model_info(args.model_path)
     model = load_keras_model(args.model_path)

@@ -186,7 +186,7 @@ def read_au_table(path: str, kind: str, aus: list[int] | None) -> tuple[Any, tup
 def _load_model(args: argparse.Namespace, path: str) -> tuple[Any, str, Any]:
     """``(model, registry name, ModelInfo or None)``."""
     from tfau.cli.export import resolve_model_name
-    from tfau.training.model_files import load_keras_model, read_model_info
+    from tfau.model_files import load_keras_model, read_model_info
 
     info = read_model_info(path)
     model = load_keras_model(path)

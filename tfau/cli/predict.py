@@ -148,7 +148,7 @@ def multiview_predictor(args: argparse.Namespace) -> Any:
     """The `MultiViewPredictor` of ``--view_classifier`` and the ``--view_model`` files."""
     import tfau.models
     from tfau.inference import MultiViewPredictor
-    from tfau.training.model_files import load_keras_model, read_model_info
+    from tfau.model_files import load_keras_model, read_model_info
 
     if not args.view_model:
         raise ValueError("--view_classifier needs the AU models of each view: --view_model V PATH")
@@ -159,7 +159,7 @@ def multiview_predictor(args: argparse.Namespace) -> Any:
         if info is None:
             raise ValueError(
                 f"{path} has no model.json beside it naming its AUs: save view models with "
-                "tfau training (tfau.training.model_files.save_trained_model)."
+                "tfau training (tfau.model_files.save_trained_model)."
             )
         if not view.isdigit():
             raise ValueError(f"A view is a 0-based integer. Received: --view_model {view} {path}")

@@ -649,7 +649,7 @@ def convert(
     Example:
         >>> convert("fold_0/AU12/OF_None/emotionnet/02_1800.pth", "aunet_au12.keras", au=12)
     """
-    from tfau.training.model_files import save_trained_model
+    from tfau.model_files import save_trained_model
 
     of_option, au = _check_of_option(of_option), _check_au(au)
     _check_out(out)
@@ -701,7 +701,7 @@ def convert_hydranet(
         ConversionError: a checkpoint is not an RGB AUNet, or the encoders differ (the
             message names the first differing key and the two files).
     """
-    from tfau.training.model_files import save_trained_model
+    from tfau.model_files import save_trained_model
 
     paths = [os.fspath(c) for c in checkpoints]
     aus = _check_hydranet_aus(aus)

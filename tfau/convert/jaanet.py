@@ -371,7 +371,7 @@ def convert(
     Returns:
         The converted model.
     """
-    from tfau.training.model_files import save_trained_model
+    from tfau.model_files import save_trained_model
 
     epoch, state_dicts = read_snapshot(snapshot_dir, epoch)
     model = from_state_dicts(state_dicts, dataset)

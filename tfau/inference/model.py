@@ -238,7 +238,7 @@ def from_keras(
         threshold: occurrence threshold. Defaults to 0.5.
         path: where it came from (for messages).
         trained_aus: the AUs of its output columns when known (the model's sidecar written
-            by `tfau.training.model_files.save_trained_model`).
+            by `tfau.model_files.save_trained_model`).
         **config_overrides: its pipeline config overrides (e.g. ``input_size``).
 
     Returns:
@@ -329,7 +329,7 @@ def load_model(
 ) -> AUModel:
     """Loads a ``.keras`` file, a `tfau export` SavedModel folder or ``.tflite`` as an `AUModel`.
 
-    A ``.keras`` file saved by tfau's training (`tfau.training.model_files`) has a JSON
+    A ``.keras`` file saved by tfau's training (`tfau.model_files`) has a JSON
     sidecar (``model.json``) with its registry name, AUs, face size, training mean and
     pipeline overrides; they are the defaults here, and ``aus`` then selects among its AUs.
 
@@ -372,7 +372,7 @@ def load_model(
             "Expected a .keras file, a SavedModel folder or a .tflite file exported by "
             f"`tfau export`. Received: {path!r}"
         )
-    from tfau.training.model_files import KerasFileError, load_keras_model, read_model_info
+    from tfau.model_files import KerasFileError, load_keras_model, read_model_info
 
     info = read_model_info(path)
     try:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tfau.models
-from tfau.training.model_files import (
+from tfau.model_files import (
     KerasFileError,
     ModelInfo,
     info_path,
