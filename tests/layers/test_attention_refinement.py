@@ -1,7 +1,7 @@
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import randomize_weights, run_layer_test
 
 from tfau.layers import AttentionRefinement
 
@@ -48,17 +48,6 @@ def _maps(batch=2, size=12, num_aus=3, seed=0):
     return np.random.default_rng(seed).uniform(size=(batch, size, size, num_aus)).astype("float32")
 
 
-def _randomise(layer, seed=1):
-    rng = np.random.default_rng(seed)
-    values = []
-    for weight in layer.weights:
-        if "variance" in weight.path:
-            values.append(rng.uniform(0.5, 2.0, size=weight.shape))
-        else:
-            values.append(rng.normal(scale=0.5, size=weight.shape))
-    layer.set_weights([v.astype("float32") for v in values])
-
-
 @pytest.mark.parametrize("implementation", ["per_au", "grouped"])
 @pytest.mark.parametrize("use_batch_norm", [False, True])
 def test_matches_per_au_numpy_reference(use_batch_norm, implementation):
@@ -70,7 +59,7 @@ def test_matches_per_au_numpy_reference(use_batch_norm, implementation):
         implementation=implementation,
     )
     layer.build(maps.shape)
-    _randomise(layer)
+    randomize_weights(layer)
     refined, logits = layer(maps, training=False)
     expected_refined, expected_logits = reference_refinement(maps, layer)
     assert refined.shape == (2, 4, 4, 3)
@@ -83,7 +72,7 @@ def test_each_au_sees_only_its_own_map():
     maps = _maps()
     layer = AttentionRefinement(width=3, use_batch_norm=False)
     layer.build(maps.shape)
-    _randomise(layer)
+    randomize_weights(layer)
     changed = maps.copy()
     changed[..., 1] = np.random.default_rng(7).uniform(size=changed[..., 1].shape)
     before, after = layer(maps).numpy(), layer(changed).numpy()
@@ -112,23 +101,28 @@ def test_jaanet_sizes_parameters_and_flops():
     assert with_bn.count_params() == 900_876 + 12 * 3 * 64 * (4 - 1)
 
 
-def _model(**kwargs):
-    inputs = keras.Input((None, None, 2))
-    refined = AttentionRefinement(width=3, name="refine", **kwargs)(inputs)
-    outputs = keras.layers.GlobalAveragePooling2D()(refined)
-    return keras.Model(inputs, outputs, name="refinement_model")
-
-
-def test_symbolic_call_and_fit_step_updates_every_variable():
-    model = _model()
-    assert tuple(model.get_layer("refine").output.shape) == (None, None, None, 2)
-    layer = model.get_layer("refine")
-    before = {w.path: w.numpy().copy() for w in layer.weights}
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy")
-    model.fit(_maps(num_aus=2), np.ones((2, 2), "float32"), epochs=1, verbose=0)
-    unchanged = [w.path for w in layer.weights if np.allclose(w.numpy(), before[w.path])]
-    assert unchanged == []
-    assert model(_maps(size=15, num_aus=2)).shape == (2, 2)
+@pytest.mark.parametrize("implementation", ["per_au", "grouped"])
+def test_layer_harness(implementation):
+    loaded = run_layer_test(
+        AttentionRefinement,
+        dict(
+            width=3,
+            return_logits=True,
+            implementation=implementation,
+            epsilon=1e-5,
+            momentum=0.9,
+        ),
+        _maps(num_aus=2),
+        ((2, 4, 4, 2), (2, 4, 4, 2)),
+        input_shape=(None, None, 2),
+        expected_num_trainable_weights=4 + 1 + 3 * 2,  # no hidden biases before BatchNorm
+        expected_num_non_trainable_weights=3 * 2,
+        learning_rate=0.1,
+    )
+    assert [bn.epsilon for bn in loaded.batch_norms] == [1e-5] * 3
+    assert [bn.momentum for bn in loaded.batch_norms] == [0.9] * 3
+    # Built for unknown sizes, the layer runs at another size.
+    assert [tuple(t.shape) for t in loaded(_maps(size=15, num_aus=2))] == [(2, 7, 7, 2)] * 2
 
 
 def test_compute_output_shape_with_unknown_sizes():
@@ -149,7 +143,7 @@ def test_implementations_agree_in_training_with_gradients():
     results, initial_weights = {}, None
     for implementation, layer in layers.items():
         layer.build(maps.shape)
-        _randomise(layer)
+        randomize_weights(layer)
         if initial_weights is None:
             initial_weights = layer.get_weights()
         layer.set_weights(initial_weights)
@@ -164,64 +158,20 @@ def test_implementations_agree_in_training_with_gradients():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_xla_matches_eager():
-    layer = AttentionRefinement(width=4, return_logits=True)
-    maps = _maps()
-    layer.build(maps.shape)
-    _randomise(layer)
-    compiled = tf.function(lambda m: layer(m, training=False), jit_compile=True)(maps)
-    for a, b in zip(layer(maps, training=False), compiled, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize(
-    ("policy", "dtype", "tol"),
-    [("mixed_float16", "float16", 1e-2), ("mixed_bfloat16", "bfloat16", 5e-2)],
-)
-def test_mixed_precision_close_to_float32(policy, dtype, tol):
-    maps = _maps()
-    reference = AttentionRefinement(width=4, return_logits=True)
-    reference.build(maps.shape)
-    _randomise(reference)
-    expected_refined, expected_logits = (t.numpy() for t in reference(maps, training=False))
-    keras.config.set_dtype_policy(policy)
-    layer = AttentionRefinement(width=4, return_logits=True)
-    layer.build(maps.shape)
-    layer.set_weights(reference.get_weights())
-    assert all(w.dtype == "float32" for w in layer.weights)
-    refined, logits = layer(maps, training=False)
-    assert refined.dtype == dtype and logits.dtype == dtype
-    np.testing.assert_allclose(tf.cast(refined, "float32").numpy(), expected_refined, atol=tol)
-    scale = np.abs(expected_logits).max()
-    np.testing.assert_allclose(
-        tf.cast(logits, "float32").numpy(), expected_logits, atol=tol * scale
-    )
-
-
-def test_config_round_trip():
+def test_configs_without_implementation_and_zero_kernels():
     layer = AttentionRefinement(
         width=5, use_batch_norm=False, return_logits=True, kernel_initializer="zeros"
     )
     config = layer.get_config()
-    assert (config["width"], config["use_batch_norm"], config["return_logits"]) == (5, False, True)
-    clone = AttentionRefinement.from_config(config)
-    assert clone.get_config() == config
     assert config["implementation"] == "per_au"
     # Configs saved before the `implementation` argument existed still load.
     old_config = {k: v for k, v in config.items() if k != "implementation"}
-    assert AttentionRefinement.from_config(old_config).implementation == "per_au"
+    clone = AttentionRefinement.from_config(old_config)
+    assert clone.implementation == "per_au"
     refined, logits = clone(_maps())
     # Zero kernels: every logit is the zero bias, every refined value sigmoid(0).
     np.testing.assert_array_equal(logits.numpy(), np.zeros((2, 4, 4, 3), "float32"))
     np.testing.assert_array_equal(refined.numpy(), np.full((2, 4, 4, 3), 0.5, "float32"))
-
-
-def test_keras_file_round_trip(keras_round_trip):
-    model = _model(return_logits=False)
-    _randomise(model.get_layer("refine"))
-    maps = _maps(num_aus=2)
-    loaded = keras_round_trip(model)
-    np.testing.assert_array_equal(loaded(maps).numpy(), model(maps).numpy())
 
 
 @pytest.mark.parametrize(
@@ -255,10 +205,3 @@ def test_bad_arguments(kwargs, message):
 def test_bad_input_shapes(shape, message):
     with pytest.raises(ValueError, match=message):
         AttentionRefinement().build(shape)
-
-
-def test_batch_norm_epsilon_and_momentum_survive_a_keras_file(keras_round_trip):
-    loaded = keras_round_trip(_model(epsilon=1e-5, momentum=0.9)).get_layer("refine")
-    assert (loaded.epsilon, loaded.momentum) == (1e-5, 0.9)
-    assert [bn.epsilon for bn in loaded.batch_norms] == [1e-5] * 3
-    assert [bn.momentum for bn in loaded.batch_norms] == [0.9] * 3

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import randomize_weights, run_layer_test
 
 from tfau.layers import HierarchicalMultiScaleRegion, RegionLayer
 
@@ -62,18 +63,6 @@ def block_reference(x: np.ndarray, block: HierarchicalMultiScaleRegion) -> np.nd
     return np.maximum(numpy_batch_norm(summed, block.batch_norm, slice(None)), 0.0)
 
 
-def randomise(layer: keras.layers.Layer, seed: int = 0) -> None:
-    """Random kernels/biases and non-trivial BatchNorm statistics, gamma and beta."""
-    rng = np.random.default_rng(seed)
-    for variable in layer.weights:
-        name = variable.path.split("/")[-1]
-        if name in ("moving_variance", "gamma"):
-            value = rng.uniform(0.5, 2.0, variable.shape)
-        else:
-            value = rng.normal(0.0, 0.5, variable.shape)
-        variable.assign(value.astype(variable.dtype))
-
-
 def inputs(batch: int = 2, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(batch, *SHAPE)).astype("float32")
 
@@ -83,7 +72,7 @@ def built_block(**kwargs) -> HierarchicalMultiScaleRegion:
         FILTERS, grid_sizes=kwargs.pop("grid_sizes", GRIDS), **kwargs
     )
     block.build((None, *SHAPE))
-    randomise(block)
+    randomize_weights(block)
     return block
 
 
@@ -162,117 +151,34 @@ def test_graph_op_count_does_not_grow_with_the_grids():
     assert max(counts) - min(counts) <= 4
 
 
-def test_symbolic_and_eager_calls_agree_and_shapes():
-    block = built_block()
-    inputs_ = keras.Input(SHAPE)
-    outputs = block(inputs_)
-    assert tuple(outputs.shape) == (None, 16, 16, FILTERS)
-    assert block.compute_output_shape((None, 16, 16, 3)) == (None, 16, 16, FILTERS)
-    assert block.compute_output_shape((None, None, None, 3)) == (None, None, None, FILTERS)
-    model = keras.Model(inputs_, outputs)
-    x = inputs()
-    np.testing.assert_allclose(model(x, training=False), block(x, training=False), atol=1e-6)
-
-
-def test_config_round_trip():
-    block = HierarchicalMultiScaleRegion(
-        16,
-        grid_sizes=[4, 2, 1],
-        momentum=0.9,
-        epsilon=1e-5,
-        bias_initializer="ones",
-        kernel_regularizer=keras.regularizers.L2(5e-4),
-        name="hmr",
+def test_layer_harness():
+    loaded = run_layer_test(
+        HierarchicalMultiScaleRegion,
+        dict(
+            filters=FILTERS,
+            grid_sizes=list(GRIDS),
+            momentum=0.9,
+            epsilon=1e-5,
+            bias_initializer="ones",
+            kernel_regularizer=keras.regularizers.L2(5e-4),
+        ),
+        inputs(),
+        (2, 16, 16, FILTERS),
+        input_shape=SHAPE,
+        expected_num_trainable_weights=15,
+        expected_num_non_trainable_weights=8,
+        mixed_precision_tolerance={"mixed_float16": 3e-3, "mixed_bfloat16": 2e-2},
+        xla_gradient_check=True,
+        xla_tolerance=1e-3,
     )
-    config = block.get_config()
-    clone = HierarchicalMultiScaleRegion.from_config(config)
-    assert clone.get_config() == config
-    assert (clone.filters, clone.grid_sizes, clone.momentum, clone.epsilon) == (
-        16,
-        (4, 2, 1),
+    assert (loaded.filters, loaded.grid_sizes, loaded.momentum, loaded.epsilon) == (
+        FILTERS,
+        GRIDS,
         0.9,
         1e-5,
     )
-    assert isinstance(clone.bias_initializer, keras.initializers.Ones)
-
-
-def test_keras_file_round_trip_gives_identical_outputs(tmp_path):
-    inputs_ = keras.Input(SHAPE)
-    block = HierarchicalMultiScaleRegion(FILTERS, grid_sizes=GRIDS)
-    model = keras.Model(inputs_, block(inputs_))
-    randomise(block)
-    path = tmp_path / "hmr.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded.layers[-1], HierarchicalMultiScaleRegion)
-    x = inputs()
-    np.testing.assert_array_equal(loaded(x, training=False), model(x, training=False))
-
-
-def test_fit_step_changes_weights_and_lowers_the_loss():
-    keras.utils.set_random_seed(0)
-    inputs_ = keras.Input(SHAPE)
-    model = keras.Model(inputs_, HierarchicalMultiScaleRegion(FILTERS, grid_sizes=GRIDS)(inputs_))
-    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
-    x = inputs(batch=4)
-    y = np.random.default_rng(5).uniform(size=(4, 16, 16, FILTERS)).astype("float32")
-    before = [w.numpy() for w in model.trainable_weights]
-
-    def train_loss():
-        return float(keras.losses.mean_squared_error(y, model(x, training=True)).numpy().mean())
-
-    loss_before = train_loss()
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
-    assert all(
-        not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=True)
-    )
-    assert train_loss() < loss_before
-
-
-def test_xla_matches_eager_in_both_modes_and_for_gradients():
-    block = built_block()
-    x = tf.constant(inputs())
-    initial = block.get_weights()
-
-    def step(x):
-        inference = block(x, training=False)
-        with tf.GradientTape() as tape:
-            y = block(x, training=True)
-            loss = tf.reduce_sum(y * y)
-        return inference, y, tape.gradient(loss, block.trainable_variables)
-
-    eager = step(x)
-    block.set_weights(initial)
-    compiled = tf.function(step, jit_compile=True)(x)
-    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
-    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-4)
-    for got, want in zip(compiled[2], eager[2], strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-2)
-
-
-@pytest.mark.parametrize(
-    ("policy", "tolerance"), [("mixed_float16", 3e-3), ("mixed_bfloat16", 2e-2)]
-)
-def test_mixed_precision_is_close_to_float32(policy, tolerance):
-    reference = built_block()
-    x = inputs()
-    previous = keras.config.dtype_policy()
-    try:
-        keras.config.set_dtype_policy(policy)
-        block = HierarchicalMultiScaleRegion(FILTERS, grid_sizes=GRIDS)
-        block.build((None, *SHAPE))
-    finally:
-        keras.config.set_dtype_policy(previous)
-    block.set_weights(reference.get_weights())
-    compute_dtype = policy.split("_")[1]
-    assert block.compute_dtype == compute_dtype
-    assert {w.dtype for w in block.weights} == {"float32"}
-    for training in (False, True):
-        want = reference(x, training=training).numpy()
-        got = block(x, training=training)
-        assert got.dtype == compute_dtype
-        error = np.linalg.norm(np.asarray(got, "float32") - want) / np.linalg.norm(want)
-        assert error < tolerance
+    assert isinstance(loaded.bias_initializer, keras.initializers.Ones)
+    assert loaded.compute_output_shape((None, None, None, 3)) == (None, None, None, FILTERS)
 
 
 @pytest.mark.parametrize(

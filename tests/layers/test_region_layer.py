@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import randomize_weights, run_layer_test
 
 from tfau.layers import RegionLayer
 
@@ -53,19 +54,6 @@ def region_reference(x: np.ndarray, layer: RegionLayer, training: bool = False) 
     return out
 
 
-def randomise(layer: keras.layers.Layer, seed: int = 0) -> None:
-    """Random kernels/biases and non-trivial BatchNorm statistics, gamma and beta."""
-    rng = np.random.default_rng(seed)
-    for variable in layer.weights:
-        name = variable.path.split("/")[-1]
-        shape = variable.shape
-        if name in ("moving_variance", "gamma"):
-            value = rng.uniform(0.5, 2.0, shape)
-        else:
-            value = rng.normal(0.0, 0.5, shape)
-        variable.assign(value.astype(variable.dtype))
-
-
 def inputs(batch: int = 2, shape=SHAPE, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(batch, *shape)).astype("float32")
 
@@ -73,7 +61,7 @@ def inputs(batch: int = 2, shape=SHAPE, seed: int = 1) -> np.ndarray:
 def built_layer(**kwargs) -> RegionLayer:
     layer = RegionLayer(grid_size=kwargs.pop("grid_size", GRID), **kwargs)
     layer.build((None, *SHAPE))
-    randomise(layer)
+    randomize_weights(layer)
     return layer
 
 
@@ -165,115 +153,32 @@ def test_kernel_initializer_uses_the_fans_of_one_patch():
     assert not np.allclose(first, second)
 
 
-def test_symbolic_and_eager_calls_agree_and_shapes():
-    layer = built_layer()
-    symbolic = layer(keras.Input(SHAPE))
-    assert tuple(symbolic.shape) == (None, *SHAPE)
-    assert layer.compute_output_shape((None, 16, 16, 4)) == (None, 16, 16, 4)
-    x = inputs()
-    inputs_ = keras.Input(SHAPE)
-    model = keras.Model(inputs_, layer(inputs_))
-    np.testing.assert_allclose(model(x, training=False), layer(x, training=False), atol=1e-6)
-
-
-def test_config_round_trip():
-    layer = RegionLayer(
-        grid_size=2,
-        kernel_size=5,
-        momentum=0.9,
-        epsilon=1e-5,
-        kernel_initializer="he_normal",
-        kernel_regularizer=keras.regularizers.L2(5e-4),
-        name="region",
+def test_layer_harness():
+    loaded = run_layer_test(
+        RegionLayer,
+        dict(
+            grid_size=GRID,
+            momentum=0.9,
+            epsilon=1e-5,
+            kernel_initializer="he_normal",
+            kernel_regularizer=keras.regularizers.L2(5e-4),
+        ),
+        inputs(),
+        (2, *SHAPE),
+        expected_num_trainable_weights=4,
+        expected_num_non_trainable_weights=2,
+        mixed_precision_tolerance={"mixed_float16": 3e-3, "mixed_bfloat16": 2e-2},
+        xla_gradient_check=True,
+        xla_tolerance=1e-3,
     )
-    config = layer.get_config()
-    clone = RegionLayer.from_config(config)
-    assert clone.get_config() == config
-    assert (clone.grid_size, clone.kernel_size, clone.momentum, clone.epsilon) == (2, 5, 0.9, 1e-5)
-    assert isinstance(clone.kernel_initializer, keras.initializers.HeNormal)
-    assert clone.kernel_regularizer.l2 == pytest.approx(5e-4)
-
-
-def test_keras_file_round_trip_gives_identical_outputs(tmp_path):
-    inputs_ = keras.Input(SHAPE)
-    layer = RegionLayer(grid_size=GRID)
-    model = keras.Model(inputs_, layer(inputs_))
-    randomise(layer)
-    path = tmp_path / "region.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded.layers[-1], RegionLayer)
-    x = inputs()
-    np.testing.assert_array_equal(loaded(x, training=False), model(x, training=False))
-
-
-def test_fit_step_changes_weights_and_lowers_the_loss():
-    keras.utils.set_random_seed(0)
-    inputs_ = keras.Input(SHAPE)
-    model = keras.Model(inputs_, RegionLayer(grid_size=GRID)(inputs_))
-    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
-    x, y = inputs(batch=4), inputs(batch=4, seed=5)
-    before = [w.numpy() for w in model.trainable_weights]
-
-    def train_loss():
-        return float(keras.losses.mean_squared_error(y, model(x, training=True)).numpy().mean())
-
-    loss_before = train_loss()
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
-    assert all(
-        not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=True)
+    assert (loaded.grid_size, loaded.kernel_size, loaded.momentum, loaded.epsilon) == (
+        GRID,
+        3,
+        0.9,
+        1e-5,
     )
-    assert train_loss() < loss_before
-
-
-def test_xla_matches_eager_in_both_modes_and_for_gradients():
-    layer = built_layer()
-    x = tf.constant(inputs())
-    initial = layer.get_weights()
-
-    def step(x):
-        inference = layer(x, training=False)
-        with tf.GradientTape() as tape:
-            y = layer(x, training=True)
-            loss = tf.reduce_sum(y * y)
-        return inference, y, tape.gradient(loss, layer.trainable_variables)
-
-    eager = step(x)
-    eager_moving_mean = layer.patch_convolution.batch_norm.moving_mean.numpy()
-    layer.set_weights(initial)
-    compiled = tf.function(step, jit_compile=True)(x)
-    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
-    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-4)
-    for got, want in zip(compiled[2], eager[2], strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-2)
-    np.testing.assert_allclose(
-        layer.patch_convolution.batch_norm.moving_mean.numpy(), eager_moving_mean, atol=1e-6
-    )
-
-
-@pytest.mark.parametrize(
-    ("policy", "tolerance"), [("mixed_float16", 3e-3), ("mixed_bfloat16", 2e-2)]
-)
-def test_mixed_precision_is_close_to_float32(policy, tolerance):
-    reference = built_layer()
-    x = inputs()
-    expected = reference(x, training=False).numpy()
-    previous = keras.config.dtype_policy()
-    try:
-        keras.config.set_dtype_policy(policy)
-        layer = RegionLayer(grid_size=GRID)
-        layer.build((None, *SHAPE))
-    finally:
-        keras.config.set_dtype_policy(previous)
-    layer.set_weights(reference.get_weights())
-    assert layer.compute_dtype == policy.split("_")[1]
-    assert {w.dtype for w in layer.weights} == {"float32"}
-    for training in (False, True):
-        got = layer(x, training=training)
-        assert got.dtype == policy.split("_")[1]
-        want = expected if not training else reference(x, training=True)
-        error = np.linalg.norm(np.asarray(got, "float32") - want) / np.linalg.norm(want)
-        assert error < tolerance
+    assert isinstance(loaded.kernel_initializer, keras.initializers.HeNormal)
+    assert loaded.kernel_regularizer.l2 == pytest.approx(5e-4)
 
 
 @pytest.mark.parametrize(
