@@ -31,6 +31,22 @@ def test_median_smooth_numbers():
     assert median_smooth(spike, 5)[:, 0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0.5, 0]
 
 
+def test_median_smooth_never_crosses_a_gap():
+    rng = np.random.default_rng(1)
+    values = rng.uniform(size=(30, 2))
+    values[8:11, 0] = np.nan  # a gap in AU 0 only
+    smoothed = median_smooth(values, 5)
+    assert smoothed.dtype == np.float64
+    for column, runs in ((0, [(0, 8), (11, 30)]), (1, [(0, 30)])):
+        for start, stop in runs:
+            expected = numpy_reference(values[start:stop, column], 5)
+            np.testing.assert_allclose(smoothed[start:stop, column], expected, rtol=1e-12)
+    assert np.isnan(smoothed[8:11, 0]).all()
+    np.testing.assert_array_equal(median_smooth(values, 1), values)
+    one_dimensional = median_smooth(values[:, 0], 3)
+    np.testing.assert_array_equal(one_dimensional, median_smooth(values[:, :1], 3)[:, 0])
+
+
 def test_track_smoother_streams_the_offline_filter_per_segment():
     rng = np.random.default_rng(0)
     window = 5

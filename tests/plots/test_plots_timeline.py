@@ -85,21 +85,8 @@ def test_read_au_csv_errors(tmp_path):
         read_au_csv(path)
 
 
-def test_median_smooth_is_predicts_filter_per_run():
-    rng = np.random.default_rng(1)
-    values = rng.uniform(size=(30, 2))
-    values[8:11, 0] = np.nan  # a gap in AU 0 only
-    smoothed = median_smooth(values, 5)
-    for column, runs in ((0, [(0, 8), (11, 30)]), (1, [(0, 30)])):
-        for start, stop in runs:
-            expected = track_median_smooth(values[start:stop, column], 5)
-            np.testing.assert_allclose(smoothed[start:stop, column], expected, rtol=1e-6)
-    assert np.isnan(smoothed[8:11, 0]).all()
-    # shrinking windows at a run's ends: median of the first three values at t = 0
-    assert smoothed[0, 1] == pytest.approx(np.median(values[:3, 1]))
-    np.testing.assert_array_equal(median_smooth(values, 1)[:, 1], values[:, 1])
-    with pytest.raises(ValueError, match=r"positive odd integer .*Received: window=4"):
-        median_smooth(values, 4)
+def test_the_timeline_smooths_with_the_filter_of_predict():
+    assert median_smooth is track_median_smooth
 
 
 def test_plot_timeline_one_png_per_face(tmp_path, check_png):

@@ -6,8 +6,9 @@ median runs over a face track's consecutive frames only: a frame where the face 
 ends the segment, and windows shrink at the ends of a segment (the median of the frames
 available within ``window // 2`` of the frame).
 
-`median_smooth` is the offline filter of one segment; `TrackSmoother` computes the same values
-while a video streams, so rows can be written ``window // 2`` frames after they are seen.
+`median_smooth` is the offline filter (a NaN is a gap, as a frame without the face is in the
+plots of ``tfau predict``'s CSV, `tfau.plots`); `TrackSmoother` computes the same values while
+a video streams, so rows can be written ``window // 2`` frames after they are seen.
 
 Reference:
     Romero et al., "Multi-View Dynamic Facial Action Unit Detection" (AUNets), Image and
@@ -30,21 +31,49 @@ def _check_window(window: int) -> int:
     return int(window)
 
 
+def runs(mask: Any) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of the runs of True in a 1-D bool array.
+
+    Example:
+        >>> runs([True, True, False, True])
+        [(0, 2), (3, 4)]
+    """
+    mask = np.asarray(mask, bool)
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(int(start), int(stop)) for start, stop in zip(starts, stops, strict=True)]
+
+
+def _segment_median(values: np.ndarray, half: int) -> np.ndarray:
+    """Centred running median along axis 0, windows shrinking at the ends."""
+    if not len(values):
+        return values.copy()
+    return np.stack(
+        [np.median(values[max(0, t - half) : t + half + 1], axis=0) for t in range(len(values))]
+    )
+
+
 def median_smooth(values: Any, window: int) -> np.ndarray:
-    """Centred running median along axis 0 of one track segment, windows shrinking at the ends.
+    """Centred running median along axis 0, never across a gap (NaN), windows shrinking at ends.
+
+    Each run of non-NaN values of a column is filtered on its own: row ``t`` of a run
+    ``[a, b)`` is the median of rows ``max(a, t - h)`` to ``min(b, t + h + 1)``,
+    ``h = window // 2``. NaNs stay NaN. Values without NaN are one run (one face track's
+    segment, as `TrackSmoother` streams it).
 
     Args:
-        values: ``(T, ...)`` per-frame values (e.g. ``(T, num_aus)`` probabilities).
+        values: ``(T, ...)`` per-frame values (e.g. ``(T, num_aus)`` probabilities), NaN in
+            gaps.
         window: odd window length in frames (1 returns the values unchanged).
 
     Returns:
-        ``(T, ...)`` float32 (float64 for float64 values): row ``t`` is the median of rows
-        ``max(0, t - h)`` to
-        ``min(T, t + h + 1)``, ``h = window // 2``.
+        ``(T, ...)`` float32 (float64 for float64 values).
 
     Example:
         >>> median_smooth([[0.1], [0.9], [0.2], [0.3]], 3)[:, 0].tolist()
         [0.5, 0.2, 0.3, 0.25]
+        >>> median_smooth(np.array([0, 1, 0, 0, np.nan, 1, 0]), 3).tolist()
+        [0.5, 0.0, 0.0, 0.0, nan, 0.5, 0.5]
     """
     half = _check_window(window) // 2
     values = np.asarray(values)
@@ -52,14 +81,15 @@ def median_smooth(values: Any, window: int) -> np.ndarray:
         values = values.astype(np.float32)
     if values.ndim == 0:
         raise ValueError("Expected per-frame values of shape (T, ...). Received a scalar.")
-    length = len(values)
-    return (
-        np.stack(
-            [np.median(values[max(0, t - half) : t + half + 1], axis=0) for t in range(length)]
-        )
-        if length
-        else values.copy()
-    )
+    gaps = np.isnan(values)
+    if not gaps.any():
+        return _segment_median(values, half)
+    flat = values.reshape(len(values), -1)
+    smoothed = np.full_like(flat, np.nan)
+    for column, gap in enumerate(gaps.reshape(len(values), -1).T):
+        for start, stop in runs(~gap):
+            smoothed[start:stop, column] = _segment_median(flat[start:stop, column], half)
+    return smoothed.reshape(values.shape)
 
 
 class TrackSmoother:
@@ -107,4 +137,4 @@ class TrackSmoother:
         return np.median(np.stack(rows), axis=0).astype(np.float32)
 
 
-__all__ = ["TrackSmoother", "median_smooth"]
+__all__ = ["TrackSmoother", "median_smooth", "runs"]

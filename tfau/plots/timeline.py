@@ -19,11 +19,10 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
-from tfau.data.smoothing import median_smooth as segment_median
+from tfau.data.smoothing import median_smooth, runs
 from tfau.plots._figure import au_label, new_figure, save
 
 _AU_COLUMN = re.compile(r"^AU(\d+)_([cp])$")
@@ -169,43 +168,6 @@ def read_au_csv(path: str | os.PathLike) -> dict[int, AUTrack]:
     return tracks
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` of the runs of True in a 1-D bool array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
-
-
-def median_smooth(values: Any, window: int) -> np.ndarray:
-    """Running median over time, never across gaps (NaN entries).
-
-    Each run of finite values is filtered on its own with a centred window of ``window``
-    frames that shrinks at the run's ends (the median of the frames available within
-    ``window // 2``), the filter ``tfau predict`` applies along a face track
-    (`tfau.data.median_smooth`); NaNs stay NaN.
-
-    Args:
-        values: ``(T,)`` or ``(T, A)`` values over time, NaN in gaps.
-        window: odd number of frames of the window (1 returns the values unchanged).
-
-    Returns:
-        The smoothed values, same shape, float64.
-
-    Example:
-        >>> median_smooth([0, 1, 0, 0, np.nan, 1, 0], 3).tolist()
-        [0.5, 0.0, 0.0, 0.0, nan, 0.5, 0.5]
-    """
-    values = np.asarray(values, np.float64)
-    if values.ndim not in (1, 2):
-        raise ValueError(f"`values` must be (T,) or (T, A). Received: shape={values.shape}")
-    flat = values.reshape(len(values), -1)
-    smoothed = np.full_like(flat, np.nan)
-    segment_median(flat[:0], window)  # checks the window even without finite values
-    for column in range(flat.shape[1]):
-        for start, stop in _runs(np.isfinite(flat[:, column])):
-            smoothed[start:stop, column] = segment_median(flat[start:stop, column], window)
-    return smoothed.reshape(values.shape)
-
-
 def plot_track(
     track: AUTrack,
     path: str | os.PathLike,
@@ -255,7 +217,7 @@ def plot_track(
     height = 0.9 * len(aus) + 1.2
     figure = new_figure(10, height)
     axes = figure.subplots(len(aus), 1, sharex=True, squeeze=False)[:, 0]
-    gaps = _runs(~track.success)
+    gaps = runs(~track.success)
     for ax, au, column in zip(axes, aus, columns, strict=True):
         if track.occurrence is not None:
             ax.fill_between(
