@@ -6,7 +6,11 @@ the paper's staged training in words (with what tfau runs today). ``<paper>_<dat
 configs use the real corpora; ``<paper>_synth`` ones run the same network, loss and optimizer
 family at tiny widths on ``synth_au/tiny`` (64 px faces, one subject per part) on a 2-core CPU
 in minutes (smoke runs); ``<paper>_synthbp4d`` ones train CPU-sized networks on SynthAU BP4D
-(the SynthAU CV table, experiments/benchmarks/results/synth_cv.md) in 4-35 minutes.
+(the SynthAU CV table, experiments/benchmarks/results/synth_cv.md) in 4-35 minutes. The
+papers' staged trainings that change networks or hand weights over run from their own
+configs (``eacnet_bp4d_staged``, ``aunets_bp4d_hydranet``, ``jaanet_disfa_transfer``, each
+with a tiny ``*_synth_*`` twin, and ``aunets_synth_domain``); JAA-Net's stages are in
+``jaanet_*`` themselves.
 
 Run one::
 
@@ -115,6 +119,51 @@ _JAANET_STAGES = [
         "loss_weights": {"landmarks": 1.0},
     },
 ]
+
+
+def _eacnet_stages(epochs: int) -> list[dict[str, Any]]:
+    """EAC-Net's trainings (Sec. IV-B) as `TrainConfig.stages` dicts: FVGG (its builder's
+    3 frozen groups, its own pipeline without landmarks), E-Net started as a copy of the
+    trained FVGG, EAC-Net built on the trained E-Net (tfau.training.recipes.eacnet's
+    eacnet_stages, which tests/experiments checks these equal)."""
+    return [
+        {
+            "name": "fvgg",
+            "epochs": epochs,
+            "model": "FVGG",
+            "model_kwargs": {"frozen_groups": 3},
+            "pipeline": "FVGG",
+        },
+        {
+            "name": "enet",
+            "epochs": epochs,
+            "model": "ENet",
+            "init": {"name": "vgg_encoder", "include_head": True},
+        },
+        {"name": "eacnet", "epochs": epochs, "model": "EACNet", "init": "eacnet_on_enet"},
+    ]
+
+
+def _hydranet_stages(aus: tuple[int, ...], epochs: int) -> list[dict[str, Any]]:
+    """HydraNet's heads one at a time (AUNets Sec. 3.2.1) as `TrainConfig.stages` dicts: stage
+    ``au<k>`` grows AU k's head on the frozen encoder and trains it alone on the labels of the
+    heads so far (tfau.training.recipes.aunets.hydranet_stages)."""
+    stages = []
+    for index, au in enumerate(aus):
+        stage = {"name": f"au{au}", "epochs": epochs, "trainable": [f"au{au}"]}
+        if index:
+            stage["init"] = {"name": "hydranet_head", "au": au}
+        stages.append({**stage, "aus": list(aus[: index + 1])})
+    return stages
+
+
+def _transfer_stages(stages: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """JAA-Net's stages, the first starting from the JAA-Net saved at ``source`` (shared
+    weights, and the AUs both datasets have by identity: hand-over jaanet_au_branches)."""
+    first = {**stages[0], "init": {"name": "jaanet_au_branches", "source": source}}
+    return [first, *copy.deepcopy(stages[1:])]
+
+
 _AUNETS = dict(
     losses={"au": {"name": "sigmoid_cross_entropy"}},
     optimizer={"name": "adam", "learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.999},
@@ -150,7 +199,7 @@ _STAGES = {
 _RUNS = {
     "drml": "The whole paper protocol (single stage).",
     "eacnet": "Stage 3 (EACNet) trained end to end from ImageNet-free initial weights; the "
-    "FVGG -> E-Net -> EAC-Net hand-over runs with tfau.training.train_eacnet_staged.",
+    "FVGG -> E-Net -> EAC-Net hand-over runs from eacnet_bp4d_staged (config stages).",
     "jaanet": "The three stages (config `stages`, run by tfau cv / tfau train in the fold's "
     "<index>_<stage> folders): all modules 8 epochs (lambda1 = 0.5, refinement loss lambda2 = "
     "1e-7, x0.3 every 2 epochs), face alignment 2 epochs and the AU modules 2 epochs at lr "
@@ -158,8 +207,8 @@ _RUNS = {
     "stage.",
     "aunets": "One multi-AU AUNetHorizontal (shared network, one sigmoid per AU) with Adam and "
     "early stopping; no EmoNet pretraining, no per-AU networks, no median filter (encoder "
-    "pretraining: tfau.training.train_aunets_domain_adapted; HydraNet heads one AU at a "
-    "time: tfau.training.train_hydranet_heads).",
+    "pretraining: config aunets_synth_domain; HydraNet heads one AU at a time: config "
+    "aunets_bp4d_hydranet).",
     "pattnet": "One multi-AU PAttNet (one logit per AU) instead of one model per AU.",
 }
 
@@ -237,6 +286,8 @@ _REAL = [
         _config(
             "JAANet",
             "disfa/aligned200",
+            # Attention centres of DISFA's AUs (without `aus` JAANet takes BP4D's first 8).
+            model_kwargs={"aus": list(DISFA_AUS)},
             batch_size=9,
             epochs=12,
             losses=_JAANET_LOSSES,
@@ -248,7 +299,7 @@ _REAL = [
         56.0,
         "The paper fine-tunes from the BP4D model (shared AU branches copied by AU identity); "
         "this config trains from scratch at the DISFA learning rate "
-        "(tfau.training.transfer_au_branches does the copy).",
+        "(jaanet_disfa_transfer starts from the BP4D model).",
     ),
     _real(
         "aunets",
@@ -470,6 +521,115 @@ def _synthbp4d(paper: str) -> Experiment:
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in _REAL}
 EXPERIMENTS.update({f"{paper}_synth": _synth(paper) for paper in _SYNTH_MODELS})
 EXPERIMENTS.update({f"{paper}_synthbp4d": _synthbp4d(paper) for paper in _SYNTHBP4D})
+
+
+def _variant(base: Experiment, suffix: str, runs: str, notes: str, **changes: Any) -> Experiment:
+    """``base`` with config ``changes`` (e.g. its paper's stages), named ``<base>_<suffix>``."""
+    name = f"{base.name}_{suffix}"
+    return Experiment(
+        name=name,
+        paper=base.paper,
+        dataset=base.dataset,
+        config={**copy.deepcopy(base.config), **copy.deepcopy(changes)},
+        paper_f1=base.paper_f1,
+        command=base.command.replace(base.name, name),
+        stages=base.stages,
+        runs=runs,
+        notes=notes,
+    )
+
+
+_TINY_HYDRANET_AUS = (1, 2, 4)
+#: The papers' staged trainings that build or hand weights over between stages, each with a
+#: tiny ``*_synth_*`` twin (1 epoch per stage on synth_au/tiny) that the tests run.
+_STAGED = [
+    _variant(
+        EXPERIMENTS["eacnet_bp4d"],
+        "staged",
+        "The paper's three trainings (config `stages`): FVGG 10 epochs (groups 1-3 frozen), "
+        "E-Net 10 epochs from the trained FVGG (all its layers), EAC-Net 10 epochs on the "
+        "trained E-Net (VGG layers copied, C-Net new), each in <index>_<name>.",
+        EXPERIMENTS["eacnet_bp4d"].notes,
+        epochs=30,
+        stages=_eacnet_stages(10),
+    ),
+    _variant(
+        EXPERIMENTS["eacnet_synth"],
+        "staged",
+        "Tiny FVGG -> E-Net -> EAC-Net on synth_au/tiny, 1 epoch of 2 steps each: a smoke run "
+        "of the staged protocol.",
+        EXPERIMENTS["eacnet_synth"].notes,
+        epochs=3,
+        stages=_eacnet_stages(1),
+    ),
+    _variant(
+        EXPERIMENTS["aunets_bp4d"],
+        "hydranet",
+        "HydraNet (RGB, frozen VGG-16 encoder) grown one head per BP4D AU, each head trained "
+        "alone for up to 12 epochs with early stopping (config `stages`: au1 ... au24).",
+        "Epochs per head as the AUNets' per-AU networks (about 12, early stopping); the "
+        "paper's number is the AUNets one.",
+        model="HydraNet",
+        dataset="bp4d/unaligned224",
+        pipeline_kwargs={},
+        epochs=12 * len(BP4D_AUS),
+        stages=_hydranet_stages(BP4D_AUS, 12),
+    ),
+    _variant(
+        EXPERIMENTS["aunets_synth"],
+        "hydranet",
+        f"Tiny HydraNet grown head by head for AUs {_TINY_HYDRANET_AUS} on synth_au/tiny, 1 "
+        "epoch of 2 steps per head: a smoke run of the head-by-head protocol.",
+        EXPERIMENTS["aunets_synth"].notes,
+        model="HydraNet",
+        model_kwargs={"input_size": 32, "width": 1 / 16, "fc_units": 16},
+        pipeline_kwargs={"input_size": 32},
+        epochs=len(_TINY_HYDRANET_AUS),
+        stages=_hydranet_stages(_TINY_HYDRANET_AUS, 1),
+    ),
+    _variant(
+        EXPERIMENTS["aunets_synth"],
+        "domain",
+        "Domain adaptation (config `stages`, hand-over vgg_classifier_pretraining): a tiny "
+        "VGG-16 view classifier trained 2 epochs on the training faces' two camera views, "
+        "its encoder and fc6/fc7 starting the tiny AUNetHorizontal, then 2 epochs on AUs.",
+        "The paper's EmoNet is trained on an emotion data set tfau cannot ship; SynthAU's "
+        "camera view is the labelled face task here (real BP4D has no view labels).",
+        stages=[
+            {
+                "name": "aus",
+                "epochs": 2,
+                "init": {
+                    "name": "vgg_classifier_pretraining",
+                    "num_classes": 2,
+                    "epochs": 2,
+                    "learning_rate": 1e-3,
+                },
+            }
+        ],
+    ),
+    _variant(
+        EXPERIMENTS["jaanet_disfa"],
+        "transfer",
+        "The paper's DISFA protocol: the three stages at the DISFA learning rate, the first "
+        "starting from the BP4D model (runs/jaanet_bp4d/model.keras, written by `tfau train "
+        "--config jaanet_bp4d --run_dir runs/jaanet_bp4d`): shared weights and the AU "
+        "branches of AUs 1, 2, 4, 6, 12 copied by AU identity, AUs 9, 25, 26 new.",
+        "Set the source with stages=[...] when the BP4D model is elsewhere.",
+        stages=_transfer_stages(_JAANET_STAGES, "runs/jaanet_bp4d/model.keras"),
+    ),
+    _variant(
+        EXPERIMENTS["jaanet_synth"],
+        "transfer",
+        "Tiny JAA-Net whose first stage starts from runs/jaanet_synth/model.keras (`tfau "
+        "train --config jaanet_synth --run_dir runs/jaanet_synth`), 1 epoch per stage.",
+        EXPERIMENTS["jaanet_synth"].notes,
+        stages=_transfer_stages(
+            EXPERIMENTS["jaanet_synth"].config["stages"], "runs/jaanet_synth/model.keras"
+        ),
+    ),
+]
+EXPERIMENTS.update({e.name: e for e in _STAGED})
 
 
 def list_experiments() -> list[str]:

@@ -1,5 +1,7 @@
 """Every experiment config loads and is consistent with the registry, pipelines and papers."""
 
+import inspect
+
 import pytest
 import tfau.datasets
 import tfau.experiments.configs as ex
@@ -15,6 +17,10 @@ PAPERS = ("drml", "eacnet", "jaanet", "aunets", "pattnet")
 def test_every_paper_has_its_published_datasets_and_a_synth_version():
     expected = {f"{p}_{d}" for p in PAPERS for d in ("bp4d", "synth", "synthbp4d")}
     expected |= {"drml_disfa", "eacnet_disfa", "jaanet_disfa"}
+    # The staged trainings that change networks or hand weights over, with tiny twins.
+    expected |= {"eacnet_bp4d_staged", "eacnet_synth_staged", "aunets_bp4d_hydranet"}
+    expected |= {"aunets_synth_hydranet", "aunets_synth_domain"}
+    expected |= {"jaanet_disfa_transfer", "jaanet_synth_transfer"}
     assert set(ex.list_experiments()) == expected
     with pytest.raises(KeyError, match=r"Unknown experiment 'nope'\. Experiments: aunets_bp4d"):
         ex.get_experiment("nope")
@@ -92,4 +98,45 @@ def test_jaanet_experiments_run_the_papers_stages():
         "jaanet_bp4d",
         "jaanet_disfa",
         "jaanet_synth",
+        "jaanet_disfa_transfer",
+        "jaanet_synth_transfer",
+        "eacnet_bp4d_staged",
+        "eacnet_synth_staged",
+        "aunets_bp4d_hydranet",
+        "aunets_synth_hydranet",
+        "aunets_synth_domain",
     }
+
+
+def test_staged_experiments_are_their_recipes_stages():
+    import dataclasses
+
+    from tfau.training import JAANET_STAGES
+    from tfau.training.recipes.aunets import hydranet_stages
+    from tfau.training.recipes.eacnet import eacnet_stages
+    from tfau.training.run import get_handover
+
+    assert ex.get_experiment("eacnet_bp4d_staged").train_config().stages == eacnet_stages(10)
+    assert ex.get_experiment("eacnet_synth_staged").train_config().stages == eacnet_stages(1)
+    hydranet = ex.get_experiment("aunets_bp4d_hydranet").train_config()
+    assert hydranet.model == "HydraNet" and hydranet.stages == hydranet_stages(ex.BP4D_AUS, 12)
+    assert ex.get_experiment("aunets_synth_hydranet").train_config().stages == hydranet_stages(
+        (1, 2, 4), 1
+    )
+    transfer = ex.get_experiment("jaanet_disfa_transfer").train_config()
+    assert transfer.stages[0].init == {
+        "name": "jaanet_au_branches",
+        "source": "runs/jaanet_bp4d/model.keras",
+    }
+    assert transfer.stages == [
+        dataclasses.replace(JAANET_STAGES[0], init=transfer.stages[0].init),
+        *JAANET_STAGES[1:],
+    ]
+    assert transfer.model_kwargs["aus"] == list(ex.DISFA_AUS)
+    # Every hand-over a config names is registered and takes the config's arguments.
+    for name in ex.list_experiments():
+        for stage in ex.get_experiment(name).train_config().stages or []:
+            if stage.init is not None:
+                handover = get_handover(stage.init["name"])
+                arguments = {k: v for k, v in stage.init.items() if k != "name"}
+                inspect.signature(handover).bind(None, **arguments)

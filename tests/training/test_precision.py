@@ -57,7 +57,7 @@ def test_mixed_precision_trains_in_low_precision_with_float32_outputs(
 ):
     import tfau.data
     from tfau.training import Trainer
-    from tfau.training.stages import build_model
+    from tfau.training.building import build_model
 
     # 8 steps: float16 skips the first steps, whose scaled gradients overflow.
     config = _fvgg_config().replace(mixed_precision=policy, steps_per_epoch=8)
@@ -111,7 +111,7 @@ def test_jit_compiled_step_matches_the_plain_step(float32_run, synth_data_dir, t
 def test_jaanet_trains_under_mixed_bfloat16(synth_data_dir, tmp_path):
     from tfau.data import get_pipeline
     from tfau.training import TrainConfig
-    from tfau.training.stages import select_aus
+    from tfau.training.run_data import select_aus
 
     config = TrainConfig(
         model="JAANet",

@@ -15,7 +15,7 @@ from tfau.training import (
     fit_linear_au_regression,
     run_stages,
 )
-from tfau.training.stages import module_layers, set_trainable, stage_config
+from tfau.training.run import module_layers, set_trainable, stage_config
 
 # Three AUs of synth_au/tiny's 12 BP4D columns keep the per-AU graphs small.
 _JAANET_AUS = (1, 2, 4)
@@ -47,7 +47,7 @@ def _jaanet_config(**changes):
 
 def _three_aus_pipeline():
     import tfau.data
-    from tfau.training.stages import select_aus
+    from tfau.training.run_data import select_aus
 
     return select_aus(tfau.data.get_pipeline("JAANet", input_size=48, source_size=56), [0, 1, 2])
 
@@ -104,6 +104,11 @@ def test_config_stages_round_trip_through_json_and_name_the_bad_entry(tmp_path):
         "trainable": None,
         "learning_rate": None,
         "loss_weights": {"landmarks": 0.5},
+        "model": None,
+        "model_kwargs": {},
+        "pipeline": None,
+        "init": None,
+        "aus": None,
     }
     assert TrainConfig.load(path) == config
     assert TrainConfig.from_dict(config.to_dict()) == config
@@ -286,7 +291,7 @@ def test_transfer_au_branches_copies_shared_aus_by_identity():
 
     import tfau.models
     from tfau.training import transfer_au_branches
-    from tfau.training.stages import JAANET_PER_AU_LAYERS
+    from tfau.training.recipes.jaanet import JAANET_PER_AU_LAYERS
 
     kwargs = dict(input_size=48, c=2, d=16)
     keras.utils.set_random_seed(1)
@@ -412,7 +417,7 @@ def test_eacnet_stages_carry_the_vgg_weights_and_the_disfa_protocol(synth_data_d
     import tfau.data
     from tfau.metrics import f1_frame
     from tfau.training import extract_features, linear_transfer_fold, train_eacnet_staged
-    from tfau.training.stages import build_model
+    from tfau.training.building import build_model
 
     config = _eacnet_config()
     result = train_eacnet_staged(
@@ -479,7 +484,7 @@ def test_eacnet_stages_carry_the_vgg_weights_and_the_disfa_protocol(synth_data_d
 def test_hydranet_heads_train_one_at_a_time(synth_data_dir, tmp_path):
     from tfau.models.aunets import hydranet_aus
     from tfau.training import train_hydranet_heads
-    from tfau.training.stages import build_model
+    from tfau.training.building import build_model
 
     config = TrainConfig(
         model="HydraNet",

@@ -57,7 +57,7 @@ def _same_weights(a, b):
 
 
 def test_run_cv_runs_the_stages_of_the_config_in_the_fold_folder(synth_data_dir, tmp_path):
-    from tfau.training.stages import module_layers
+    from tfau.training.run import module_layers
 
     config = _jaanet_synth()
     run_dir = str(tmp_path / "cv")

@@ -15,10 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="3-fold subject-exclusive cross-validation with a results folder",
         description=(
             "Trains one model per fold (named by its test part) and seed (a config's stages "
-            "one after the other, JAA-Net's), chooses the epoch (of the last stage) on "
-            "validation subjects held out of the training parts, tests once, and writes "
-            "per-AU F1 / accuracy / AUC per fold with mean +- std beside the paper's numbers "
-            "(CSV, Markdown, PNG) into <run_dir>/results."
+            "one after the other: the papers' staged trainings), chooses the epoch (of the "
+            "last stage) on validation subjects held out of the training parts, tests once, "
+            "and writes per-AU F1 / accuracy / AUC per fold with mean +- std beside the "
+            "paper's numbers (CSV, Markdown, PNG) into <run_dir>/results."
         ),
     )
     parser.add_argument(

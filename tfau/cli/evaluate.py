@@ -39,8 +39,14 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.exists(config_path):
         raise FileNotFoundError(f"No config.json in {args.run_dir!r}: is it a `tfau train` run?")
     # A staged run's folder holds no checkpoint of its own (each stage has one, with optimizer
-    # slots of its modules only): its final model is model.keras, as in a CV fold's folder.
-    config = TrainConfig.load(config_path).replace(strategy="default", stages=None)
+    # slots of its modules only): its final model is model.keras, as in a CV fold's folder,
+    # and it is the last stage's network, pipeline and AUs.
+    config = TrainConfig.load(config_path)
+    if config.stages:
+        last = f"{len(config.stages)}_{config.stages[-1].name}"
+        if os.path.exists(os.path.join(args.run_dir, last, "config.json")):
+            config = TrainConfig.load(os.path.join(args.run_dir, last, "config.json"))
+    config = config.replace(strategy="default", stages=None)
     model_path = os.path.join(args.run_dir, "model.keras")
     if os.path.exists(model_path):
         from tfau.model_files import load_keras_model

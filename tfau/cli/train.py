@@ -2,10 +2,11 @@
 
 Overrides are ``key=value`` pairs (values parsed as JSON when they can be, dotted keys reach
 nested fields). Re-running the same command resumes from the run folder's last checkpoint.
-A config with ``stages`` (JAA-Net's) trains them one after the other, each in its own folder
-``<run_dir>/<index>_<name>`` (`tfau.training.stages.run_training`), and saves the final model
-as ``<run_dir>/model.keras`` with its ``model.json`` (for ``tfau export`` / ``tfau predict``);
-``stages=null`` turns them off.
+A config with ``stages`` (the papers' staged trainings: JAA-Net, EAC-Net, HydraNet, AUNets'
+domain adaptation, JAA-Net's BP4D -> DISFA start) trains them one after the other, each in its
+own folder ``<run_dir>/<index>_<name>`` (`tfau.training.run.run_training`), and saves the
+final model as ``<run_dir>/model.keras`` with its ``model.json`` (for ``tfau export`` /
+``tfau predict``); ``stages=null`` turns them off.
 
 Progress: a bar per epoch in a terminal, a plain line every 30 s in a log file, nothing with
 ``--quiet`` (``--verbose 2``: one line per epoch); the per-epoch records are in
@@ -16,6 +17,7 @@ Example:
     tfau train --config drml_bp4d --run_dir runs/drml
     tfau train --config my_config.json --run_dir /tmp/run optimizer.learning_rate=0.01
     tfau train --config jaanet_synth --run_dir /tmp/jaanet --data_dir /tmp/tfds
+    tfau train --config eacnet_synth_staged --run_dir /tmp/eacnet --data_dir /tmp/tfds
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def register(subparsers: Any) -> None:
         "train",
         help="train a model from a config (resumes an interrupted run)",
         description="Trains a tfau model with tfau.training.Trainer; a config with stages "
-        "(JAA-Net's) trains them in turn in <run_dir>/<index>_<name>.",
+        "(the papers' staged trainings) trains them in turn in <run_dir>/<index>_<name>.",
     )
     parser.add_argument(
         "--config",
@@ -116,7 +118,7 @@ def apply_overrides(config: Any, overrides: dict[str, Any]) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Runs ``tfau train``."""
     from tfau.training.protocol import MODEL_FILE, save_run_model
-    from tfau.training.stages import run_training
+    from tfau.training.run import run_training
 
     config, _, _ = load_config(args.config)
     overrides = parse_overrides(args.overrides)

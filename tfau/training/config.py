@@ -20,7 +20,18 @@ from typing import Any
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 MIXED_PRECISION = (None, "mixed_float16", "mixed_bfloat16")
 #: Keys of a stage dict in ``TrainConfig.stages`` (the fields of `Stage`).
-STAGE_FIELDS = ("name", "epochs", "trainable", "learning_rate", "loss_weights")
+STAGE_FIELDS = (
+    "name",
+    "epochs",
+    "trainable",
+    "learning_rate",
+    "loss_weights",
+    "model",
+    "model_kwargs",
+    "pipeline",
+    "init",
+    "aus",
+)
 
 
 @dataclasses.dataclass
@@ -82,7 +93,11 @@ class OptimizerSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One stage of a staged training: what trains, for how long, at which rate and loss weights.
+    """One stage of a staged training: which model, what trains, how long, at which rate.
+
+    A stage trains the previous stage's model (the config's for the first stage) unless it
+    names a new ``model`` or an ``init``: then it builds its own, e.g. EAC-Net's E-Net after
+    FVGG, started from the trained FVGG by the ``init`` hand-over.
 
     Args:
         name: the stage's name (its run folder is ``<index>_<name>``).
@@ -95,14 +110,26 @@ class Stage:
         learning_rate: initial learning rate of the stage; None: the config's.
         loss_weights: output -> weight of its loss terms in this stage (JAA-Net's lambda1 is
             ``{"landmarks": ...}``); outputs not named keep the config's weights.
+        model: ``tfau.models`` name of a network this stage builds, from the config's
+            ``model_kwargs`` that its builder takes plus ``model_kwargs``; later stages train
+            it on. None: the previous stage's network.
+        model_kwargs: builder arguments of ``model`` added to (replacing) the config's.
+        pipeline: ``tfau.data`` pipeline name of this stage; None: the stage model's own
+            (the config's pipeline while the config's model trains).
+        init: how the stage's model starts: None, or a hand-over registered by a paper
+            recipe (`tfau.training.run.register_handover`), by name or as a dict
+            ``{"name": ..., **arguments}``, e.g. ``{"name": "vgg_encoder", "include_head":
+            true}`` copies the previous model's VGG layers into the new one.
+        aus: train on these AUs of the dataset only (`TrainConfig.aus`); None: the config's.
 
-    A `TrainConfig` lists its stages in ``stages``; `tfau.training.stages.run_stages` runs
-    them.
+    A `TrainConfig` lists its stages in ``stages``; `tfau.training.run.run_stages` runs them.
 
     Example:
         >>> stage = Stage("alignment", epochs=2, trainable=["align"], learning_rate=1e-3)
         >>> stage.trainable
         ('align',)
+        >>> Stage("enet", epochs=2, model="ENet", init="vgg_encoder").init
+        {'name': 'vgg_encoder'}
 
     Reference:
         Shao et al., "Deep Adaptive Attention for Joint Facial Action Unit Detection and Face
@@ -114,6 +141,11 @@ class Stage:
     trainable: tuple[str, ...] | None = None
     learning_rate: float | None = None
     loss_weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    model: str | None = None
+    model_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    pipeline: str | None = None
+    init: str | Mapping[str, Any] | None = None
+    aus: tuple[int | str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
@@ -158,6 +190,50 @@ class Stage:
                     f"Received: {output!r}: {weight!r}"
                 )
         object.__setattr__(self, "loss_weights", dict(self.loss_weights))
+        for field in ("model", "pipeline"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(
+                    f"`{field}` must be None or a registry name. Received: {field}={value!r}"
+                )
+        if not isinstance(self.model_kwargs, Mapping) or (self.model_kwargs and self.model is None):
+            raise ValueError(
+                "`model_kwargs` must be a dict of builder arguments of the stage's `model`. "
+                f"Received: model={self.model!r}, model_kwargs={self.model_kwargs!r}"
+            )
+        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
+        object.__setattr__(self, "init", _handover_spec(self.init))
+        if self.aus is not None:
+            object.__setattr__(self, "aus", tuple(check_aus(self.aus)))
+
+
+def _handover_spec(init: Any) -> dict[str, Any] | None:
+    """``init`` as ``{"name": ..., **arguments}`` (a name alone is ``{"name": name}``)."""
+    if init is None:
+        return None
+    spec = {"name": init} if isinstance(init, str) else init
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise ValueError(
+            "`init` must be None, a hand-over name or a dict with its name under 'name'. "
+            f"Received: init={init!r}"
+        )
+    return dict(spec)
+
+
+def check_aus(aus: Any) -> list[int | str]:
+    """``aus`` as a list of distinct AU labels (``1``, ``"12"``, ``"AU4"``).
+
+    Raises:
+        ValueError: not a non-empty sequence of distinct labels.
+    """
+    if isinstance(aus, str | bytes | Mapping) or not isinstance(aus, list | tuple) or not aus:
+        raise ValueError(f"`aus` must be None or a non-empty list of AUs. Received: aus={aus!r}")
+    labels = [str(au).removeprefix("AU") for au in aus]
+    if any(isinstance(au, bool) or not isinstance(au, int | str) for au in aus) or len(
+        set(labels)
+    ) != len(labels):
+        raise ValueError(f"`aus` must hold distinct AU labels. Received: aus={list(aus)!r}")
+    return list(aus)
 
 
 @dataclasses.dataclass
@@ -166,8 +242,10 @@ class TrainConfig:
 
     Args:
         model: ``tfau.models`` registry name.
-        model_kwargs: builder arguments (``num_aus`` defaults to the dataset's AUs).
+        model_kwargs: builder arguments (``num_aus`` defaults to the number of AUs trained).
         dataset: TFDS name and config, e.g. ``"synth_au/tiny"``.
+        aus: train and evaluate on these AUs of the dataset only, in this order (label
+            columns chosen by the dataset's AU metadata); None: every AU of the dataset.
         train_split: training split, e.g. ``"part1+part2"``.
         val_split: validation split for model selection / early stopping (None: none).
         test_split: split `Trainer.evaluate` uses by default.
@@ -192,15 +270,16 @@ class TrainConfig:
         run_dir: output folder (checkpoints, logs, config, metrics).
         stages: None: one run of ``epochs`` epochs; else the papers' staged training, a list
             of `Stage` (or dicts of its fields: ``name``, ``epochs``, ``trainable``,
-            ``learning_rate``, ``loss_weights``) run one after the other by
-            `tfau.training.stages.run_stages` in ``run_dir/<index>_<name>``; each stage's
-            ``epochs`` replace ``epochs``, and its ``loss_weights`` must name outputs with a
-            loss in ``losses``.
+            ``learning_rate``, ``loss_weights``, ``model``, ``model_kwargs``, ``pipeline``,
+            ``init``, ``aus``) run one after the other by `tfau.training.run.run_stages` in
+            ``run_dir/<index>_<name>``; each stage's ``epochs`` replace ``epochs``, and its
+            ``loss_weights`` must name outputs with a loss in ``losses``.
     """
 
     model: str
     dataset: str
     model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    aus: list[int | str] | None = None
     train_split: str = "part1+part2"
     val_split: str | None = None
     test_split: str = "part3"
@@ -271,6 +350,8 @@ class TrainConfig:
                 '`optimizer.schedule` must be "constant", "step" or "epoch_step". '
                 f"Received: {self.optimizer.schedule!r}"
             )
+        if self.aus is not None:
+            self.aus = check_aus(self.aus)
         if self.stages is not None:
             self.stages = _stages(self.stages, self.losses)
 
@@ -353,7 +434,7 @@ def _stages(data: Any, losses: Mapping[str, Any]) -> list[Stage]:
         if unknown or missing:
             raise ValueError(
                 f"`stages[{index}]` must have the keys name and epochs and may have "
-                f"trainable, learning_rate, loss_weights. Received: {dict(item)!r} "
+                f"{', '.join(STAGE_FIELDS[2:])}. Received: {dict(item)!r} "
                 f"(unknown: {unknown}, missing: {missing})"
             )
         try:

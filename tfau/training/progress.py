@@ -1,7 +1,7 @@
 """What a training run prints while it trains: a bar per epoch, plain lines, or nothing.
 
 Every `Trainer` reports through one `TrainingProgress`; the runs above it (the stages of
-`tfau.training.stages`, the folds of `tfau.training.protocol`) only name what is running with
+`tfau.training.run`, the folds of `tfau.training.protocol`) only name what is running with
 `progress_label`, so each bar and line says which fold and stage it belongs to. Only the
 chief worker reports. ``verbose`` follows ``keras.Model.fit``:
 

@@ -19,7 +19,7 @@ writes::
                                         best.weights.h5 (best validation mean F1),
                                         model.keras + model.json (the chosen model)
     <run_dir>/seed<S>/<fold>/<i>_<stage>/  instead, with ``config.stages``: one trainer run
-                                        per stage (`tfau.training.stages.run_stages`)
+                                        per stage (`tfau.training.run.run_stages`)
     <run_dir>/results/                  per_fold.csv, summary.csv, results.md, f1_vs_paper.png
 
 Example:
@@ -175,24 +175,20 @@ def make_folds(
     return result
 
 
-def _dataset_facts(dataset: str, data_dir: str | None) -> tuple[tuple[int, ...], int]:
-    """The standard AUs of ``dataset`` and the side of its stored faces."""
+def _face_size(dataset: str, data_dir: str | None) -> int:
+    """The side of ``dataset``'s stored faces."""
     import tensorflow_datasets as tfds
 
     import tfau.datasets  # noqa: F401
 
-    info = tfds.builder(dataset, data_dir=data_dir).info
-    aus = (info.metadata or {}).get("standard_aus")
-    if aus is None:
-        raise ValueError(f"Dataset {dataset!r} has no info.metadata['standard_aus'].")
-    return tuple(int(a) for a in aus), int(info.features["image"].shape[0])
+    return int(tfds.builder(dataset, data_dir=data_dir).info.features["image"].shape[0])
 
 
 def save_run_model(trainer: Trainer, path: str, data_dir: str | None = None) -> ModelInfo:
     """Saves a trainer's model as ``path`` (``.keras``) with its `ModelInfo` (``.json``).
 
-    The AUs and face size come from the trainer's dataset, the mean and pipeline overrides
-    from the trainer, so ``tfau export`` and ``tfau predict`` need nothing else.
+    The AUs are the trainer's (`Trainer.aus`), the face size its dataset's, the mean and
+    pipeline overrides the trainer's, so ``tfau export`` and ``tfau predict`` need nothing else.
 
     Args:
         trainer: a `tfau.training.Trainer` (after training).
@@ -206,13 +202,12 @@ def save_run_model(trainer: Trainer, path: str, data_dir: str | None = None) -> 
         >>> save_run_model(trainer, "runs/jaanet/model.keras")  # doctest: +SKIP
     """
     config = trainer.config
-    aus, face_size = _dataset_facts(config.dataset, data_dir)
     return save_trained_model(
         trainer.model,
         path,
         model_name=config.model,
-        aus=aus,
-        face_size=face_size,
+        aus=trainer.aus(),
+        face_size=_face_size(config.dataset, data_dir),
         mean=trainer.mean,
         pipeline_kwargs=config.pipeline_kwargs,
     )
@@ -238,7 +233,7 @@ def fit_fold(
     ``tfau predict``. A killed fold resumes from the trainer's checkpoints when run again.
 
     With ``config.stages`` (JAA-Net) the stages run one after the other in
-    ``run_dir/<index>_<name>`` (`tfau.training.stages.run_training`), every stage validating
+    ``run_dir/<index>_<name>`` (`tfau.training.run.run_training`), every stage validating
     after each epoch; model selection applies to the LAST stage only: the test part sees the
     last stage's best-validation epoch (its ``best.weights.h5``), never an earlier stage's
     weights, since those lack the later stages' training (the paper reports the model after
@@ -258,7 +253,7 @@ def fit_fold(
     Returns:
         The test part's `FoldResult` at the chosen epoch.
     """
-    from tfau.training.stages import run_training
+    from tfau.training.run import run_training
 
     data = RunData.from_splits(
         config.dataset,
@@ -304,14 +299,13 @@ def fit_fold(
         trainer.model.load_weights(os.path.join(trainer.run_dir, "best.weights.h5"))
     elif history:
         best_epoch = offset + int(history[-1]["epoch"])
-    aus, _ = _dataset_facts(config.dataset, data_dir)
     if trainer.chief:
         save_run_model(trainer, os.path.join(run_dir, MODEL_FILE), data_dir=data_dir)
     labels, probabilities = trainer.predict_split(fold.test_split)
     return evaluate_predictions(
         labels,
         probabilities,
-        aus,
+        trainer.aus(),
         fold=fold.name,
         seed=seed,
         best_epoch=best_epoch,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,61 @@ def filter_subjects(dataset: tf.data.Dataset, subjects: Sequence[str]) -> tf.dat
         return tf.reduce_any(tf.equal(example["subject"], table))
 
     return dataset.filter(keep)
+
+
+def dataset_aus(dataset: str, data_dir: str | None = None) -> tuple[int, ...]:
+    """The AUs of a tfau TFDS dataset's label columns (its ``standard_aus`` metadata).
+
+    Example:
+        >>> dataset_aus("disfa/aligned200")  # doctest: +SKIP
+        (1, 2, 4, 6, 9, 12, 25, 26)
+    """
+    import tensorflow_datasets as tfds
+
+    import tfau.datasets  # noqa: F401  (registers the builders)
+
+    aus = (tfds.builder(dataset, data_dir=data_dir).info.metadata or {}).get("standard_aus")
+    if aus is None:
+        raise ValueError(f"Dataset {dataset!r} has no info.metadata['standard_aus'].")
+    return tuple(int(str(a).removeprefix("AU")) for a in aus)
+
+
+def au_columns(dataset: str, aus: Sequence[int | str], data_dir: str | None = None) -> list[int]:
+    """Label columns of ``aus`` in a TFDS dataset, in the order of ``aus``.
+
+    Raises:
+        ValueError: an AU the dataset does not label.
+
+    Example:
+        >>> au_columns("bp4d/aligned200", [4, 12])  # doctest: +SKIP
+        [2, 6]
+    """
+    standard = [str(a) for a in dataset_aus(dataset, data_dir)]
+    columns = []
+    for au in aus:
+        label = str(au).removeprefix("AU")
+        if label not in standard:
+            raise ValueError(f"AU {au!r} is not an AU of {dataset!r}; its AUs: {standard}.")
+        columns.append(standard.index(label))
+    return columns
+
+
+def select_aus(
+    pipeline: Callable[..., tf.data.Dataset], columns: Sequence[int]
+) -> Callable[..., tf.data.Dataset]:
+    """``pipeline`` keeping only the label columns ``columns`` (in that order).
+
+    Example:
+        >>> pipeline = select_aus(tfau.data.get_pipeline("HydraNet"), [0, 2])  # doctest: +SKIP
+    """
+    indices = [int(i) for i in columns]
+
+    def selected(dataset: tf.data.Dataset, **kwargs: Any) -> tf.data.Dataset:
+        return pipeline(dataset, **kwargs, au_indices=indices)
+
+    selected.config = getattr(pipeline, "config", None)  # type: ignore[attr-defined]
+    selected.__name__ = f"{getattr(pipeline, '__name__', 'pipeline')}_aus"
+    return selected
 
 
 @dataclasses.dataclass(eq=False)

@@ -32,10 +32,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfau.training import losses as loss_lib
+from tfau.training.building import build_model, building_scope
 from tfau.training.config import TrainConfig
 from tfau.training.optimizers import make_optimizer
 from tfau.training.progress import TrainingProgress
-from tfau.training.run_data import RunData
+from tfau.training.run_data import RunData, au_columns, dataset_aus, select_aus
 from tfau.training.strategy import is_chief, make_strategy, worker_id
 
 #: Epoch ``e`` uses pipeline seed ``seed + EPOCH_SEED_STRIDE * e``.
@@ -54,11 +55,12 @@ class Trainer:
         data: the examples it trains and validates on (`RunData`); every training statistic
             (image mean, loss weights, steps per epoch) comes from ``data.train`` only. None:
             ``config.train_split`` and ``config.val_split`` of ``config.dataset`` whole.
-        model: a built model; None builds ``config.model`` from the ``tfau.models`` registry
-            under the strategy's scope (required for multi-device strategies).
+        model: a built model; None: `tfau.training.building.build_model` (under the
+            strategy's scope, required for multi-device strategies).
         pipeline: ``fn(dataset, *, training, batch_size, seed, repeat, mean, shuffle_buffer)``;
             None: ``tfau.data.get_pipeline(config.pipeline or config.model,
-            **config.pipeline_kwargs)``.
+            **config.pipeline_kwargs)``. With ``config.aus`` it is given only their label
+            columns.
         strategy: a ``tf.distribute.Strategy``; None: `make_strategy(config.strategy)`.
         data_dir: TFDS data directory.
         run_dir: output folder; overrides ``config.run_dir``.
@@ -88,7 +90,6 @@ class Trainer:
         import keras
 
         import tfau.data
-        import tfau.models
 
         self.config = config
         self.data_dir = data_dir
@@ -118,6 +119,11 @@ class Trainer:
         self.pipeline = pipeline or tfau.data.get_pipeline(
             config.pipeline or config.model, **config.pipeline_kwargs
         )
+        #: Label columns of ``config.aus`` (None: every column of the dataset).
+        self.au_columns = None
+        if config.aus is not None:
+            self.au_columns = au_columns(config.dataset, config.aus, data_dir)
+            self.pipeline = select_aus(self.pipeline, self.au_columns)
         pipeline_config = getattr(self.pipeline, "config", None)
         self.mean = None
         if pipeline_config is not None and pipeline_config.normalization == "mean":
@@ -130,10 +136,12 @@ class Trainer:
                 f"The training split has {self.num_train_examples} examples, fewer than one "
                 f"batch of {config.batch_size}: lower `batch_size` or set `steps_per_epoch`."
             )
-        self.num_aus = data.num_aus
+        self.num_aus = data.num_aus if self.au_columns is None else len(self.au_columns)
         labels = None
         if any(loss_lib.needs_labels(s.name, s.kwargs) for _, s in config.loss_items()):
             labels = data.labels
+            if self.au_columns is not None:
+                labels = labels[:, self.au_columns]
         self.loss_terms = [
             (
                 output,
@@ -144,24 +152,17 @@ class Trainer:
             for output, spec in config.loss_items()
         ]
 
-        previous_policy = keras.config.dtype_policy()
-        try:
-            if config.mixed_precision:
-                keras.config.set_dtype_policy(config.mixed_precision)
-            with self.strategy.scope():
-                if model is None:
-                    kwargs = {"num_aus": self.num_aus, **config.model_kwargs}
-                    model = tfau.models.get(config.model)(**kwargs)
-                self.model = model
-                self.optimizer = make_optimizer(
-                    config.optimizer, self.steps_per_epoch, config.mixed_precision
-                )
-                self.optimizer.build(self.model.trainable_variables)
-                self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-                self.best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
-                self.epochs_without_gain = tf.Variable(0, dtype=tf.int64, trainable=False)
-        finally:
-            keras.config.set_dtype_policy(previous_policy)
+        if model is None:
+            model = build_model(config, data=data, strategy=self.strategy)
+        self.model = model
+        with building_scope(config, self.strategy):
+            self.optimizer = make_optimizer(
+                config.optimizer, self.steps_per_epoch, config.mixed_precision
+            )
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+            self.epochs_without_gain = tf.Variable(0, dtype=tf.int64, trainable=False)
         # Dropout's SeedGenerator states are variables of the model but not all are
         # attributes Checkpoint follows: list every model variable explicitly.
         self.checkpoint = tf.train.Checkpoint(
@@ -455,12 +456,23 @@ class Trainer:
             "num_examples": int(labels.shape[0]),
         }
 
-    def au_names(self) -> list[str]:
-        """AU names of the dataset's label columns (``AU1``...), from the TFDS metadata."""
-        import tensorflow_datasets as tfds
+    def aus(self) -> tuple[int, ...]:
+        """The AUs this run trains: ``config.aus``, else every AU of the dataset, as numbers.
 
-        metadata = tfds.builder(self.config.dataset, data_dir=self.data_dir).info.metadata or {}
-        aus = metadata.get("standard_aus")
-        if aus is None or len(aus) != self.num_aus:
+        Raises:
+            ValueError: the dataset has no ``standard_aus`` metadata.
+        """
+        aus = dataset_aus(self.config.dataset, self.data_dir)
+        if self.au_columns is None:
+            return aus
+        return tuple(aus[column] for column in self.au_columns)
+
+    def au_names(self) -> list[str]:
+        """AU names of the run's label columns (``AU1``...), from the TFDS metadata."""
+        try:
+            aus = self.aus()
+        except ValueError:
+            aus = ()
+        if len(aus) != self.num_aus:
             return [f"au{i}" for i in range(self.num_aus)]
-        return [a if str(a).startswith("AU") else f"AU{a}" for a in aus]
+        return [f"AU{a}" for a in aus]
