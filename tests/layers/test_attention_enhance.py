@@ -1,7 +1,7 @@
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import run_layer_test
 
 from tfau.layers import AttentionEnhance
 
@@ -100,74 +100,28 @@ def test_gradients_are_the_map_and_one():
     np.testing.assert_array_equal(tape.gradient(loss, branch).numpy(), np.ones(branch.shape))
 
 
-def _enet_block(channels=3):
-    image = keras.Input((None, None, channels), name="features")
-    attention = keras.Input((None, None), name="attention")
-    conv_first = keras.layers.Conv2D(channels, 3, padding="same", name="conv_first")(image)
-    conv_last = keras.layers.Conv2D(channels, 3, padding="same", name="conv_last")(conv_first)
-    enhanced = AttentionEnhance(name="enhance")([conv_first, conv_last, attention])
-    outputs = keras.layers.GlobalAveragePooling2D()(enhanced)
-    return keras.Model([image, attention], outputs, name="enet_block")
-
-
-def test_symbolic_call_with_unknown_sizes_and_fit_step():
-    model = _enet_block()
-    assert tuple(model.get_layer("enhance").output.shape) == (None, None, None, 3)
-    features, _, attention = _inputs(size=(6, 6), map_size=(9, 9))
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    before = model.get_layer("conv_first").get_weights()[0].copy()
-    model.fit([features, attention], np.ones((2, 3), "float32"), epochs=1, verbose=0)
-    assert not np.allclose(model.get_layer("conv_first").get_weights()[0], before)
-    # The same model runs at a second input size: the map is resized in the graph.
-    small, _, small_map = _inputs(size=(4, 4), map_size=(9, 9))
-    assert model([small, small_map]).shape == (2, 3)
+def test_layer_harness():
+    features, branch, attention = _inputs(size=(6, 6), map_size=(9, 9))
+    loaded = run_layer_test(
+        AttentionEnhance,
+        {},
+        [features, branch, attention],
+        (2, 6, 6, 3),
+        input_shape=[(None, None, 3), (None, None, 3), (None, None)],
+        expected_num_trainable_weights=0,
+        inputs_with_gradient=(0, 1, 2),
+        mixed_precision_tolerance={"mixed_float16": 4e-3, "mixed_bfloat16": 3e-2},
+        xla_tolerance=1e-6,
+    )
+    # Built for unknown sizes, the layer runs at a second size: the map is resized in the graph.
+    small, small_branch, small_map = _inputs(size=(4, 4), map_size=(9, 9))
+    assert loaded([small, small_branch, small_map]).shape == (2, 4, 4, 3)
 
 
 def test_compute_output_shape():
     layer = AttentionEnhance()
     shape = layer.compute_output_shape([(None, 56, None, 8), (None, None, 56, 8), (None, 9, 9)])
     assert shape == (None, 56, 56, 8)
-
-
-def test_xla_matches_eager():
-    features, branch, attention = _inputs(map_size=(9, 7))
-    layer = AttentionEnhance()
-    compiled = tf.function(lambda *a: layer(list(a)), jit_compile=True)(features, branch, attention)
-    np.testing.assert_allclose(
-        compiled.numpy(), layer([features, branch, attention]).numpy(), rtol=1e-6, atol=1e-6
-    )
-
-
-@pytest.mark.parametrize(
-    ("policy", "dtype", "tol"),
-    [("mixed_float16", "float16", 4e-3), ("mixed_bfloat16", "bfloat16", 3e-2)],
-)
-def test_mixed_precision_close_to_float32(policy, dtype, tol):
-    features, branch, attention = _inputs(map_size=(9, 7))
-    expected = AttentionEnhance()([features, branch, attention]).numpy()
-    keras.config.set_dtype_policy(policy)
-    out = AttentionEnhance()([features, branch, attention])
-    assert out.dtype == dtype
-    np.testing.assert_allclose(
-        tf.cast(out, "float32").numpy(), expected, atol=tol * np.abs(expected).max()
-    )
-
-
-def test_config_round_trip():
-    layer = AttentionEnhance(interpolation="area", name="enhance3")
-    config = layer.get_config()
-    assert config["interpolation"] == "area"
-    assert AttentionEnhance.from_config(config).get_config() == config
-
-
-def test_keras_file_round_trip(keras_round_trip):
-    model = _enet_block()
-    features, _, attention = _inputs(size=(6, 6), map_size=(9, 9))
-    loaded = keras_round_trip(model)
-    assert isinstance(loaded.get_layer("enhance"), AttentionEnhance)
-    np.testing.assert_array_equal(
-        loaded([features, attention]).numpy(), model([features, attention]).numpy()
-    )
 
 
 def test_bad_interpolation():

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import run_layer_test
 
 from tfau.layers import GradientScale
 
@@ -54,30 +55,20 @@ def test_gradient_into_earlier_layers_is_scaled_inside_a_model():
         np.testing.assert_allclose(scaled.numpy(), 2.0 * plain.numpy(), rtol=1e-6)
 
 
-def test_fit_step_changes_the_weights_before_the_layer():
-    model = _small_model(2.0)
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-    before = model.get_layer("dense").get_weights()[0].copy()
-    model.fit(np.ones((4, 3), "float32"), np.zeros((4, 1), "float32"), epochs=1, verbose=0)
-    assert not np.allclose(model.get_layer("dense").get_weights()[0], before)
-
-
-def test_xla_matches_eager():
-    layer = GradientScale(3.0)
-    x = tf.constant(np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4))
-    upstream = tf.constant(np.arange(12, dtype="float32").reshape(3, 4))
-
-    def value_and_gradient(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-        return y, tape.gradient(y, x, output_gradients=upstream)
-
-    eager = value_and_gradient(x)
-    compiled = tf.function(value_and_gradient, jit_compile=True)(x)
-    for a, b in zip(eager, compiled, strict=True):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    np.testing.assert_array_equal(compiled[1].numpy(), 3.0 * upstream.numpy())
+def test_layer_harness():
+    x = np.random.default_rng(1).normal(size=(2, 3, 5)).astype("float32")
+    loaded = run_layer_test(
+        GradientScale,
+        dict(scale=2.5),
+        x,
+        (2, 3, 5),
+        input_shape=(None, 5),
+        expected_num_trainable_weights=0,
+        inputs_with_gradient=(0,),
+        xla_gradient_check=True,
+        xla_tolerance=0.0,
+    )
+    assert loaded.scale == 2.5
 
 
 @pytest.mark.parametrize(
@@ -93,31 +84,6 @@ def test_mixed_precision(policy, dtype):
     # The values are exactly representable in both half-precision formats.
     np.testing.assert_array_equal(tf.cast(y, "float32").numpy(), x)
     np.testing.assert_array_equal(tf.cast(gradient, "float32").numpy(), 2.0 * upstream)
-
-
-def test_symbolic_call_and_output_shape():
-    inputs = keras.Input((None, 5))
-    outputs = GradientScale(2.0)(inputs)
-    assert tuple(outputs.shape) == (None, None, 5)
-    assert GradientScale().compute_output_shape((None, 7, 5)) == (None, 7, 5)
-
-
-def test_config_round_trip():
-    layer = GradientScale(scale=2.5, name="enhance")
-    config = layer.get_config()
-    assert config["scale"] == 2.5
-    clone = GradientScale.from_config(config)
-    assert clone.scale == 2.5 and clone.name == "enhance"
-    assert clone.get_config() == config
-
-
-def test_keras_file_round_trip(keras_round_trip):
-    model = _small_model(2.0)
-    x = np.random.default_rng(1).normal(size=(2, 3)).astype("float32")
-    loaded = keras_round_trip(model)
-    assert isinstance(loaded.get_layer("scale"), GradientScale)
-    assert loaded.get_layer("scale").scale == 2.0
-    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
 
 
 @pytest.mark.parametrize("scale", [float("nan"), float("inf"), "2", True, None])

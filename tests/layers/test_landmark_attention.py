@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import run_layer_test
 
 from tfau import faces
 from tfau.layers import LandmarkAttention
@@ -54,45 +55,31 @@ def test_symbolic_call_and_compute_output_shape():
     inputs = keras.Input((49, 2))
     outputs = LandmarkAttention("jaanet", aus=(1, 2, 4))(inputs)
     assert outputs.shape == (None, 52, 52, 3)
-    layer = LandmarkAttention("eacnet")
-    assert layer.compute_output_shape((None, 49, 2)) == (None, 100, 100, 1)
-    layer.build((None, 49, 2))
-    assert layer.count_params() == 0 and not layer.weights
+    assert LandmarkAttention("eacnet").compute_output_shape((None, 49, 2)) == (None, 100, 100, 1)
     sixty_eight = keras.Input((68, 2))
     assert LandmarkAttention("eacnet", aus=(6, 7))(sixty_eight).shape == (None, 100, 100, 2)
 
 
-def test_keras_round_trip_with_safe_mode(keras_round_trip):
-    inputs = keras.Input((49, 2), name="landmarks")
-    jaanet = LandmarkAttention("jaanet", aus=(1, 6, 12), uniform=False, zeta=0.15, name="init")
-    eacnet = LandmarkAttention("eacnet", aus=(4, 17), image_size=(176, 176), name="enet")
-    model = keras.Model(inputs, [jaanet(inputs), eacnet(inputs)], name="landmark_maps")
-    loaded = keras_round_trip(model)
-    x = random_landmarks(seed=3)
-    for got, want in zip(loaded.predict(x, verbose=0), model.predict(x, verbose=0), strict=True):
-        np.testing.assert_array_equal(got, want)
-    config = loaded.get_layer("init").get_config()
-    assert config["aus"] == [1, 6, 12] and config["zeta"] == 0.15 and config["map_size"] == 52
-    assert loaded.get_layer("enet").get_config()["image_size"] == [176, 176]
-    rebuilt = LandmarkAttention.from_config(model.get_layer("enet").get_config())
-    assert rebuilt.aus == (4, 17) and rebuilt.image_size == (176, 176)
-
-
-def test_jit_compile_and_mixed_precision():
-    x = random_landmarks(seed=4)
-    layer = LandmarkAttention("jaanet", aus=(1, 2))
-    xla = tf.function(layer, jit_compile=True)(tf.constant(x))
-    np.testing.assert_allclose(xla.numpy(), layer(x).numpy(), atol=1e-6)  # XLA fuses 1 - s d
-    inputs = keras.Input((49, 2))
-    model = keras.Model(inputs, LandmarkAttention("eacnet")(inputs))
-    model.compile(jit_compile=True)
-    np.testing.assert_allclose(
-        model.predict(x, verbose=0), faces.eacnet_attention_map(x, 224).numpy(), atol=1e-6
+@pytest.mark.parametrize(
+    ("kwargs", "shape", "image_size"),
+    [
+        (dict(rule="jaanet", aus=(1, 6, 12), uniform=False, zeta=0.15), (2, 52, 52, 3), 176),
+        (dict(rule="eacnet", aus=(4, 17), image_size=(176, 176)), (2, 100, 100, 2), (176, 176)),
+    ],
+)
+def test_layer_harness(kwargs, shape, image_size):
+    loaded = run_layer_test(
+        LandmarkAttention,
+        kwargs,
+        random_landmarks(seed=3),
+        shape,
+        expected_num_trainable_weights=0,
+        expected_num_non_trainable_weights=0,
+        run_training_check=False,  # no weights, and the maps pass no gradient to landmarks
+        mixed_precision_tolerance={"mixed_float16": 1e-3, "mixed_bfloat16": 1e-2},
+        xla_tolerance=1e-6,  # XLA fuses 1 - s d
     )
-    mixed = LandmarkAttention("jaanet", aus=(1, 2), dtype="mixed_float16")
-    out = mixed(x)
-    assert out.dtype == "float16"
-    np.testing.assert_allclose(out.numpy(), layer(x).numpy(), atol=1e-3)
+    assert (loaded.aus, loaded.image_size) == (kwargs["aus"], image_size)
 
 
 def test_exported_saved_model_serves_the_maps(tmp_path):
