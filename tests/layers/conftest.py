@@ -1,4 +1,4 @@
-"""Shared fixtures for the layer tests."""
+"""Shared fixtures for the layer tests (the shared checks are in layer_harness.py)."""
 
 import keras
 import pytest
@@ -10,15 +10,3 @@ def restore_dtype_policy():
     policy = keras.config.dtype_policy()
     yield
     keras.config.set_dtype_policy(policy)
-
-
-@pytest.fixture
-def keras_round_trip(tmp_path):
-    """Saves a model to a ``.keras`` file and loads it back with ``safe_mode=True``."""
-
-    def round_trip(model: keras.Model) -> keras.Model:
-        path = tmp_path / f"{model.name}.keras"
-        model.save(path)
-        return keras.saving.load_model(path, safe_mode=True)
-
-    return round_trip

@@ -131,6 +131,8 @@ def run_layer_test(
 
     # get_config / from_config and JSON round trips: the same config, the same outputs.
     config = layer.get_config()
+    missing = sorted(set(init_kwargs) - set(config))
+    assert not missing, f"get_config() lacks the constructor arguments {missing}"
     assert layer_cls.from_config(config).get_config() == config
     serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(layer)))
     revived = keras.saving.deserialize_keras_object(serialized)

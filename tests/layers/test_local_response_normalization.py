@@ -1,7 +1,7 @@
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import run_layer_test
 
 from tfau.layers import LocalResponseNormalization
 
@@ -120,79 +120,23 @@ def test_gradient_matches_finite_differences():
         np.testing.assert_allclose(gradient, numeric, rtol=1e-3, atol=1e-5)
 
 
-def _model(**kwargs):
-    inputs = keras.Input((None, None, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
-    x = LocalResponseNormalization(name="lrn", **kwargs)(x)
-    outputs = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, outputs, name="lrn_model")
-
-
-def test_fit_step_trains_through_the_layer():
-    model = _model(**EAC_NET)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    before = model.get_layer("conv").get_weights()[0].copy()
-    x = _features(shape=(4, 6, 6, 3), seed=5)
-    model.fit(x, np.ones((4, 4), "float32"), epochs=1, verbose=0)
-    assert not np.allclose(model.get_layer("conv").get_weights()[0], before)
-
-
-@pytest.mark.parametrize("kwargs", [DRML, EAC_NET])
-def test_xla_matches_eager(kwargs):
-    layer = LocalResponseNormalization(**kwargs)
-    x = _features(scale=20.0)
-    compiled = tf.function(layer, jit_compile=True)(x)
-    np.testing.assert_allclose(compiled.numpy(), layer(x).numpy(), rtol=1e-6)
-
-
-def test_symbolic_and_eager_calls_agree():
-    inputs = keras.Input((None, None, 7))
-    outputs = LocalResponseNormalization(**EAC_NET)(inputs)
-    assert tuple(outputs.shape) == (None, None, None, 7)
-    model = keras.Model(inputs, outputs)
-    x = _features()
-    np.testing.assert_allclose(
-        model(x).numpy(), LocalResponseNormalization(**EAC_NET)(x).numpy(), rtol=1e-6
-    )
-    layer = LocalResponseNormalization()
-    assert layer.compute_output_shape((None, 5, None, 7)) == (None, 5, None, 7)
-
-
-@pytest.mark.parametrize(
-    ("policy", "dtype", "rtol"),
-    [("mixed_float16", "float16", 2e-3), ("mixed_bfloat16", "bfloat16", 1.6e-2)],
-)
-@pytest.mark.parametrize("kwargs", [DRML, EAC_NET])
-def test_mixed_precision_close_to_float32(policy, dtype, rtol, kwargs):
+@pytest.mark.parametrize("kwargs", [DRML, {**EAC_NET, "alpha_scaling": "mean"}])
+def test_layer_harness(kwargs):
     # Values of a few hundred: their squares overflow float16, so the layer must normalise
     # in float32 (EAC-Net's group-4 activations are "very large").
-    x = _features(scale=300.0)
-    expected = LocalResponseNormalization(**kwargs)(x).numpy()
-    keras.config.set_dtype_policy(policy)
-    out = LocalResponseNormalization(**kwargs)(x)
-    assert out.dtype == dtype
-    out = tf.cast(out, "float32").numpy()
-    assert np.all(np.isfinite(out))
-    np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
-
-
-def test_config_round_trip():
-    layer = LocalResponseNormalization(**EAC_NET, alpha_scaling="mean", name="lrn")
-    config = layer.get_config()
-    for key, value in {**EAC_NET, "alpha_scaling": "mean"}.items():
-        assert config[key] == value
-    clone = LocalResponseNormalization.from_config(config)
-    assert clone.get_config() == config
-    x = _features()
-    np.testing.assert_array_equal(clone(x).numpy(), layer(x).numpy())
-
-
-def test_keras_file_round_trip(keras_round_trip):
-    model = _model(**DRML)
-    x = _features(shape=(2, 5, 5, 3))
-    loaded = keras_round_trip(model)
-    assert loaded.get_layer("lrn").get_config() == model.get_layer("lrn").get_config()
-    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+    loaded = run_layer_test(
+        LocalResponseNormalization,
+        kwargs,
+        _features(scale=300.0),
+        (2, 5, 4, 7),
+        input_shape=(None, None, 7),
+        expected_num_trainable_weights=0,
+        inputs_with_gradient=(0,),
+        mixed_precision_tolerance={"mixed_float16": 2e-3, "mixed_bfloat16": 1.6e-2},
+        xla_tolerance=1e-6,
+    )
+    assert {key: getattr(loaded, key) for key in kwargs} == kwargs
+    assert loaded.compute_output_shape((None, 5, None, 7)) == (None, 5, None, 7)
 
 
 @pytest.mark.parametrize(

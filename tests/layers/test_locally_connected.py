@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from layer_harness import randomize_weights, run_layer_test
 
 from tfau.layers import LocallyConnected2D
 
@@ -35,12 +35,6 @@ def inputs(batch: int = 2, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(batch, *SHAPE)).astype("float32")
 
 
-def randomise(layer: keras.layers.Layer, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    for variable in layer.weights:
-        variable.assign(rng.normal(0.0, 0.5, variable.shape).astype("float32"))
-
-
 @pytest.mark.parametrize(
     ("kernel_size", "strides", "padding", "use_bias", "out_hw"),
     [
@@ -54,7 +48,7 @@ def randomise(layer: keras.layers.Layer, seed: int = 0) -> None:
 def test_matches_numpy_reference(kernel_size, strides, padding, use_bias, out_hw):
     layer = LocallyConnected2D(4, kernel_size, strides=strides, padding=padding, use_bias=use_bias)
     layer.build((None, *SHAPE))
-    randomise(layer)
+    randomize_weights(layer)
     x = inputs()
     got = layer(x)
     assert tuple(got.shape) == (2, *out_hw, 4)
@@ -74,7 +68,7 @@ def test_matches_numpy_reference(kernel_size, strides, padding, use_bias, out_hw
 def test_shared_kernels_reproduce_conv2d(strides, padding):
     conv = keras.layers.Conv2D(5, 3, strides=strides, padding=padding)
     conv.build((None, *SHAPE))
-    randomise(conv)
+    randomize_weights(conv)
     layer = LocallyConnected2D(5, 3, strides=strides, padding=padding)
     layer.build((None, *SHAPE))
     out_h, out_w = layer.kernel.shape[:2]
@@ -104,7 +98,7 @@ def test_kernel_initializer_uses_the_fans_of_one_position():
 def test_activation_is_applied():
     layer = LocallyConnected2D(4, 3, activation="relu")
     layer.build((None, *SHAPE))
-    randomise(layer)
+    randomize_weights(layer)
     x = inputs()
     expected = numpy_locally_connected(
         x, layer.kernel.numpy(), layer.bias.numpy(), (3, 3), (1, 1), "valid"
@@ -112,112 +106,28 @@ def test_activation_is_applied():
     np.testing.assert_allclose(layer(x), np.maximum(expected, 0.0), atol=1e-4)
 
 
-def test_symbolic_and_eager_calls_agree_and_shapes():
-    layer = LocallyConnected2D(4, 3, strides=2, padding="same")
-    inputs_ = keras.Input(SHAPE)
-    outputs = layer(inputs_)
-    assert tuple(outputs.shape) == (None, 5, 4, 4)
-    assert layer.compute_output_shape((None, None, None, 3)) == (None, None, None, 4)
-    model = keras.Model(inputs_, outputs)
-    x = inputs()
-    np.testing.assert_allclose(model(x), layer(x), atol=1e-6)
-
-
-def test_config_round_trip():
-    layer = LocallyConnected2D(
-        6,
-        (3, 2),
-        strides=(2, 1),
-        padding="SAME",
-        use_bias=False,
-        activation="relu",
-        kernel_initializer="he_normal",
-        kernel_regularizer=keras.regularizers.L2(5e-4),
-        name="lcn",
+def test_layer_harness():
+    loaded = run_layer_test(
+        LocallyConnected2D,
+        dict(
+            filters=4,
+            kernel_size=(3, 2),
+            strides=(2, 1),
+            padding="SAME",
+            activation="relu",
+            kernel_initializer="he_normal",
+            kernel_regularizer=keras.regularizers.L2(5e-4),
+        ),
+        inputs(),
+        (2, 5, 8, 4),
+        expected_num_trainable_weights=2,
+        mixed_precision_tolerance={"mixed_float16": 3e-3, "mixed_bfloat16": 2e-2},
+        xla_gradient_check=True,
+        xla_tolerance=1e-4,
     )
-    config = layer.get_config()
-    clone = LocallyConnected2D.from_config(config)
-    assert clone.get_config() == config
-    assert (clone.filters, clone.kernel_size, clone.strides, clone.padding) == (
-        6,
-        (3, 2),
-        (2, 1),
-        "same",
-    )
-    assert clone.use_bias is False
-    assert clone.activation is keras.activations.relu
-
-
-def test_keras_file_round_trip_gives_identical_outputs(tmp_path):
-    inputs_ = keras.Input(SHAPE)
-    layer = LocallyConnected2D(4, 3, strides=2, padding="same")
-    model = keras.Model(inputs_, layer(inputs_))
-    randomise(layer)
-    path = tmp_path / "lcn.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded.layers[-1], LocallyConnected2D)
-    x = inputs()
-    np.testing.assert_array_equal(loaded(x), model(x))
-
-
-def test_fit_step_changes_weights_and_lowers_the_loss():
-    keras.utils.set_random_seed(0)
-    inputs_ = keras.Input(SHAPE)
-    model = keras.Model(inputs_, LocallyConnected2D(4, 3)(inputs_))
-    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
-    x = inputs(batch=4)
-    y = np.random.default_rng(5).normal(size=(4, 7, 6, 4)).astype("float32")
-    before = [w.numpy() for w in model.trainable_weights]
-    loss_before = model.evaluate(x, y, verbose=0)
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
-    assert all(
-        not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=True)
-    )
-    assert model.evaluate(x, y, verbose=0) < loss_before
-
-
-def test_xla_matches_eager_for_outputs_and_gradients():
-    layer = LocallyConnected2D(4, 3, strides=2, padding="same")
-    layer.build((None, *SHAPE))
-    randomise(layer)
-    x = tf.constant(inputs())
-
-    def step(x):
-        with tf.GradientTape() as tape:
-            y = layer(x)
-            loss = tf.reduce_sum(y * y)
-        return y, tape.gradient(loss, layer.trainable_variables)
-
-    eager = step(x)
-    compiled = tf.function(step, jit_compile=True)(x)
-    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
-    for got, want in zip(compiled[1], eager[1], strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
-
-
-@pytest.mark.parametrize(
-    ("policy", "tolerance"), [("mixed_float16", 3e-3), ("mixed_bfloat16", 2e-2)]
-)
-def test_mixed_precision_is_close_to_float32(policy, tolerance):
-    reference = LocallyConnected2D(4, 3, padding="same")
-    reference.build((None, *SHAPE))
-    randomise(reference)
-    x = inputs()
-    previous = keras.config.dtype_policy()
-    try:
-        keras.config.set_dtype_policy(policy)
-        layer = LocallyConnected2D(4, 3, padding="same")
-        layer.build((None, *SHAPE))
-    finally:
-        keras.config.set_dtype_policy(previous)
-    layer.set_weights(reference.get_weights())
-    compute_dtype = policy.split("_")[1]
-    assert {w.dtype for w in layer.weights} == {"float32"}
-    got = layer(x)
-    assert got.dtype == compute_dtype
-    want = reference(x).numpy()
-    assert np.linalg.norm(np.asarray(got, "float32") - want) / np.linalg.norm(want) < tolerance
+    assert (loaded.kernel_size, loaded.strides, loaded.padding) == ((3, 2), (2, 1), "same")
+    assert loaded.activation is keras.activations.relu
+    assert loaded.compute_output_shape((None, None, None, 3)) == (None, None, None, 4)
 
 
 @pytest.mark.parametrize(

@@ -242,7 +242,7 @@ def test_portable_grouped_gradients_match_per_group_convolutions(kernel_size):
         np.testing.assert_allclose(portable, native, rtol=1e-4, atol=1e-4)
 
 
-def test_region_layer_trains_with_onednn_disabled(tmp_path):
+def test_region_layer_trains_with_onednn_disabled():
     script = (
         "import numpy as np, keras, tfau\n"
         "from tfau.layers import _patches\n"
