@@ -319,12 +319,10 @@ def run_stages(
     stages = list((config.stages or []) if stages is None else stages)
     _check_stages(stages)
     strategy = strategy or make_strategy(config.strategy)
-    if data is None:
-        data = RunData.from_splits(
-            config.dataset, config.train_split, config.val_split, data_dir=data_dir
-        )
     if model is None and stages[0].model is None and stages[0].init is None:
-        model = build_model(stage_config(config, stages[0]), data=data, strategy=strategy)
+        model = build_model(
+            stage_config(config, stages[0]), data=data, data_dir=data_dir, strategy=strategy
+        )
     base: dict[str, bool] = {}
     results = []
     with _restoring_flags(base) as models:
@@ -336,6 +334,10 @@ def run_stages(
                 if stage.model is not None or stage.init is not None:
                     break
                 set_trainable(model, stage.trainable, base)
+        if data is None:
+            data = RunData.from_splits(
+                config.dataset, config.train_split, config.val_split, data_dir=data_dir
+            )
         previous = None
         last = first_index + len(stages) - 1
         for index, stage in enumerate(stages, start=first_index):
