@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfau.training.config import Stage, TrainConfig
+from tfau.training.recipes.vgg import AU_HEAD_LAYERS
 from tfau.training.run import HandoverContext, register_handover, run_stages
 
 #: The three networks of the recipe, in training order (``tfau.models`` names).
@@ -168,7 +169,7 @@ def feature_model(model: keras.Model, layer: str | None = None) -> keras.Model:
         >>> feature_model(eacnet).output["features"].shape  # doctest: +SKIP
         (None, 2048)
     """
-    name = layer or f"{model.name}_head_fc"
+    name = layer or f"{model.name}_{AU_HEAD_LAYERS[0]}"
     try:
         output = model.get_layer(name).output
     except ValueError:
