@@ -59,6 +59,32 @@ class ModelInfo:
         }
 
 
+def check_aus(model: keras.Model, aus: Sequence[int]) -> tuple[int, ...]:
+    """``aus`` as integers, one per column of ``model``'s ``"au"`` output.
+
+    A network without an ``"au"`` output (AUNets' view classifier, ``"view"`` only) takes
+    none.
+
+    Raises:
+        ValueError: outputs that are not a dict, or AUs that do not match the columns.
+    """
+    if not isinstance(model.output, dict):
+        raise ValueError(
+            "Expected a tfau network, whose outputs are a dict ('au', 'view', ...). Received "
+            f"outputs: {model.output}"
+        )
+    aus = tuple(int(au) for au in aus)
+    if "au" in model.output:
+        width = int(model.output["au"].shape[-1])
+        expected = f"name the {width} columns of the model's 'au' output"
+    else:
+        width = 0
+        expected = f"be empty: the model has no 'au' output (outputs: {sorted(model.output)})"
+    if len(aus) != width:
+        raise ValueError(f"`aus` must {expected}. Received {len(aus)} AUs: {list(aus)}")
+    return aus
+
+
 def info_path(model_path: str | os.PathLike[str]) -> Path:
     """The sidecar of ``model_path``: ``a/m.keras`` -> ``a/m.json``."""
     return Path(model_path).with_suffix(".json")
@@ -78,10 +104,10 @@ def save_trained_model(
     """Saves ``model`` as ``path`` (``.keras``) and its `ModelInfo` beside it.
 
     Args:
-        model: the trained network (``"au"`` output).
+        model: the trained network.
         path: the ``.keras`` file to write.
         model_name: its registry name.
-        aus: the AU numbers of its ``"au"`` columns.
+        aus: the AU numbers of its ``"au"`` columns (none for AUNets' view classifier).
         face_size: the aligned face size of its training data.
         mean: the training RGB mean, for networks that subtract it.
         pipeline_kwargs: the pipeline overrides it was trained with.
@@ -101,12 +127,8 @@ def save_trained_model(
     """
     if Path(path).suffix != ".keras":
         raise ValueError(f"`path` must end in '.keras'. Received: path={str(path)!r}")
-    width = model.output["au"].shape[-1] if isinstance(model.output, dict) else None
-    if width is not None and width != len(aus):
-        raise ValueError(
-            f"`aus` must name the {width} columns of the model's 'au' output. Received "
-            f"{len(aus)} AUs: {list(aus)}"
-        )
+    if isinstance(model.output, dict):
+        check_aus(model, aus)
     info = ModelInfo(
         model_name=model_name,
         aus=tuple(int(a) for a in aus),

@@ -313,6 +313,11 @@ def test_errors(tmp_path, models, float32, monkeypatch):
     flow = tfau.models.get("AUNetPiFC6")(**tfau.models.tiny_kwargs("AUNetPiFC6"))
     with pytest.raises(ValueError, match=r"AUNetPiFC6 takes an optical-flow image, .* OpenCV"):
         export_litert(flow, tmp_path / "f.tflite", model_name="AUNetPiFC6", aus=[1])
+    view = tfau.models.get("AUNetsViewClassifier")(
+        **tfau.models.tiny_kwargs("AUNetsViewClassifier")
+    )
+    with pytest.raises(ValueError, match=r"no 'au' output \(outputs: \['view'\]\). Export it as"):
+        export_litert(view, tmp_path / "v.tflite", model_name="AUNetsViewClassifier", aus=[])
     drml = models["DRML"]
     with pytest.raises(ValueError, match=r"`quantize` must be one of auto, none, int8, float16"):
         export(drml, "DRML", str(tmp_path / "d.tflite"), quantize="int4")

@@ -118,6 +118,7 @@ def keras_reference(model, config, face_images, face_landmarks, mean):
             "image": tf.constant(image),
             "landmarks": tf.constant(points, tf.float32),
             "au": tf.zeros([len(AUS)]),
+            "view": tf.constant(0),  # the view classifier's target
             "has_landmarks": tf.constant("landmarks" in config.inputs),
         }
         inputs, _ = preprocess_example(example, config, training=False, mean=mean)
@@ -283,7 +284,7 @@ def test_signature_specs(exported):
 def test_bad_arguments_are_named(tmp_path):
     kwargs = tfau.models.tiny_kwargs("DRML")
     model = tfau.models.get("DRML")(**kwargs)
-    with pytest.raises(ValueError, match=r"`aus` must name every column .* \(3\)\. Received"):
+    with pytest.raises(ValueError, match=r"`aus` must name the 3 columns .* Received 2 AUs"):
         export_model(model, tmp_path, model_name="DRML", aus=[1, 2], mean=MEAN)
     with pytest.raises(ValueError, match="subtracts the training mean"):
         export_model(model, tmp_path, model_name="DRML", aus=AUS)
@@ -293,6 +294,25 @@ def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="optical-flow input, which needs two consecutive"):
         export_model(flow, tmp_path, model_name="AUNetFlow", aus=[1])
     assert not os.listdir(tmp_path)
+
+
+def test_view_classifier_round_trip(tmp_path):
+    """AUNets' view classifier ("view" output, no "au") through model.json and tfau export."""
+    keras.utils.set_random_seed(3)
+    model = tfau.models.AUNetsViewClassifier(**tfau.models.tiny_kwargs("AUNetsViewClassifier"))
+    model_path = str(tmp_path / "view" / "model.keras")
+    save_trained_model(model, model_path, model_name="AUNetsViewClassifier", aus=[], face_size=FACE)
+    assert cli_main(["export", "--model_path", model_path, "--out", str(tmp_path / "out")]) == 0
+    metadata = json.loads((tmp_path / "out" / "tfau_export.json").read_text())
+    assert metadata["model_name"] == "AUNetsViewClassifier" and metadata["aus"] == []
+    faces_uint8 = np.random.default_rng(1).integers(0, 256, (2, FACE, FACE, 3), dtype=np.uint8)
+    served = tf.saved_model.load(str(tmp_path / "out")).signatures["faces"](images=faces_uint8)
+    assert set(served) == {"view"}
+    config = infer_config(model, "AUNetsViewClassifier", FACE)
+    reference = keras_reference(model, config, faces_uint8, np.zeros((2, 49, 2)), None)
+    np.testing.assert_allclose(served["view"].numpy(), reference["view"], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"`aus` must be empty: the model has no 'au' output"):
+        export_model(model, tmp_path / "x", model_name="AUNetsViewClassifier", aus=[1])
 
 
 def test_export_of_a_bare_keras_file_asks_for_the_aus(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import tfau
+import tfau.data
 
 MODELS = tfau.models.list_models()
 _BUILT: dict[str, keras.Model] = {}
@@ -53,6 +54,33 @@ def test_every_paper_network_is_registered():
     assert expected <= set(MODELS)
     for name in MODELS:
         assert tfau.models.tiny_kwargs(name), f"{name} declares no tiny_kwargs"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_record_matches_the_tiny_model_and_its_pipeline(name):
+    record = tfau.models.network(name)
+    model = tiny_model(name)
+    assert record.name == name and record.builder is tfau.models.get(name)
+    assert model.name == record.keras_name
+    assert tfau.models.from_keras_name(record.keras_name) is record
+    assert {tensor.name for tensor in model.inputs} == set(record.inputs)
+    assert record.pipeline in tfau.data.CONFIG_FUNCTIONS, f"{name}: no pipeline"
+    assert set(tfau.data.get_config(name).inputs) == set(record.inputs)
+
+
+def test_register_checks_a_new_network_s_record():
+    def MyNet():
+        return None
+
+    with pytest.raises(ValueError, match=r"'MyNet': a network .* needs `keras_name` and `inputs`"):
+        tfau.models.register(tiny_kwargs={})(MyNet)
+    with pytest.raises(ValueError, match=r"Keras name 'drml' is already 'DRML''s"):
+        tfau.models.register(keras_name="drml", inputs=("image",))(MyNet)
+    with pytest.raises(ValueError, match=r"named 'DRML' is already registered"):
+        tfau.models.register("DRML", keras_name="mynet", inputs=("image",))(MyNet)
+    assert "MyNet" not in tfau.models.list_models()
+    with pytest.raises(KeyError, match=r"Keras model named 'mynet'. Keras names .*: aunet, "):
+        tfau.models.from_keras_name("mynet")
 
 
 @pytest.mark.parametrize("name", MODELS)

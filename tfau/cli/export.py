@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if args.quantize is not None:
         raise SystemExit("error: --quantize applies to --format litert only.")
     metadata = export_model(model, args.out, **options)
-    print(f"Exported {model_name} ({', '.join(metadata['au_names'])}) to {args.out}")
+    outputs = ", ".join(metadata["au_names"]) or "view probabilities"
+    print(f"Exported {model_name} ({outputs}) to {args.out}")
     for name, inputs in metadata["signatures"].items():
         print(f"  signature {name!r}: inputs {', '.join(inputs)}")
     return 0

@@ -71,21 +71,12 @@ from tfau.convert.state_dict import (
     load_slots,
     load_state_dict,
 )
+from tfau.models import network
 from tfau.models.aunets import AUNet, HydraNet, hydranet_aus
 from tfau.models.vgg import VGG_FILTERS, VGG_GROUP_SIZES
 
 #: The authors' optical-flow options (their ``--OF``; ``Vertical`` was never released).
 OF_OPTIONS: tuple[str, ...] = ("None", "Alone", "Channels", "Horizontal", "Conv", "FC6", "FC7")
-#: tfau's `AUNet` fusion of each option.
-FUSIONS: dict[str, str | None] = {
-    "None": None,
-    "Alone": "alone",
-    "Channels": "channels",
-    "Horizontal": "horizontal",
-    "Conv": "pi_conv",
-    "FC6": "pi_fc6",
-    "FC7": "pi_fc7",
-}
 #: The ``tfau.models`` registry name of each option's network (``model.json``).
 MODEL_NAMES: dict[str, str] = {
     "None": "AUNet",
@@ -96,15 +87,9 @@ MODEL_NAMES: dict[str, str] = {
     "FC6": "AUNetPiFC6",
     "FC7": "AUNetPiFC7",
 }
-# The Keras model name of each option's network (tfau.models.aunets names them so).
-_KERAS_NAMES: dict[str, str] = {
-    "None": "aunet",
-    "Alone": "aunet_flow",
-    "Channels": "aunet_channels",
-    "Horizontal": "aunet_horizontal",
-    "Conv": "aunet_pi_conv",
-    "FC6": "aunet_pi_fc6",
-    "FC7": "aunet_pi_fc7",
+#: tfau's `AUNet` fusion of each option (its network's record).
+FUSIONS: dict[str, str | None] = {
+    option: network(name).pipeline_kwargs.get("fusion") for option, name in MODEL_NAMES.items()
 }
 #: The AUs the authors trained models for (BP4D's, their ``config.AUs``).
 AUS: tuple[int, ...] = BP4D_AUS
@@ -206,7 +191,7 @@ def aunet_slots(
             runs).
     """
     of_option = _check_of_option(of_option)
-    name = _KERAS_NAMES[of_option]
+    name = network(MODEL_NAMES[of_option]).keras_name
     if model.name != name:
         raise ValueError(
             f"An OF_{of_option} AUNet is a tfau model named {name!r} "
@@ -508,7 +493,7 @@ def to_state_dict(model: keras.Model, of_option: str = "None") -> dict[str, np.n
     of_option = _check_of_option(of_option)
     slots = aunet_slots(model, of_option, dump=True)
     if of_option == "FC7":
-        name = _KERAS_NAMES[of_option]
+        name = network(MODEL_NAMES["FC7"]).keras_name
         for fc in ("fc6", "fc7"):
             rgb, flow = model.get_layer(f"{name}_rgb_{fc}"), model.get_layer(f"{name}_flow_{fc}")
             if not all(

@@ -7,7 +7,8 @@
   pairing of consecutive frames.
 - ``tfau.data.balancing``: label passes, per-AU loss weights, EAC-Net's oversampling and
   DRML's per-video sampling.
-- ``tfau.data.pipelines``: one pipeline per network, ``get_pipeline(model_name)``.
+- ``tfau.data.pipelines``: one pipeline per network family, ``get_pipeline(model_name)``
+  (the family named by the network's ``tfau.models.network`` record).
 - ``tfau.data.smoothing``: AUNets' temporal median filter of per-frame predictions
   (``median_smooth``, streaming ``TrackSmoother``), used by inference and the plots.
 
@@ -42,6 +43,7 @@ from tfau.data.patches import (
     template_boxes,
 )
 from tfau.data.pipelines import (
+    CONFIG_FUNCTIONS,
     PipelineConfig,
     aunets_config,
     aunets_pipeline,
@@ -79,6 +81,7 @@ from tfau.data.transforms import (
 )
 
 __all__ = [
+    "CONFIG_FUNCTIONS",
     "EACNET_MINOR_AUS",
     "PATTNET_CENTRES_512",
     "VGG_BGR_MEAN",

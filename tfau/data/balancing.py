@@ -24,7 +24,7 @@ from tfau.losses import jaanet_au_weights, occurrence_rates, positive_weights
 
 #: EAC-Net's minor BP4D AUs: the six whose rate Table II raises (0.15-0.24 -> 0.30-0.39).
 EACNET_MINOR_AUS: tuple[int, ...] = (1, 2, 4, 15, 23, 24)
-#: EAC-Net's Table II: BP4D occurrence rates of AUs 1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24.
+#: EAC-Net's Table II: BP4D occurrence rates of `tfau.aus.BP4D_AUS`, in order.
 EACNET_TABLE2_ORIGINAL = (0.24, 0.18, 0.23, 0.44, 0.52, 0.58, 0.57, 0.43, 0.15, 0.36, 0.19, 0.16)
 EACNET_TABLE2_BALANCED = (0.39, 0.32, 0.33, 0.45, 0.54, 0.60, 0.56, 0.49, 0.30, 0.50, 0.33, 0.30)
 #: DRML: frames sampled per video and AU (BP4D; DISFA uses 800 / 1600).
@@ -151,8 +151,8 @@ def eacnet_oversampling_factors(
         ``{au: factor}`` for the minor AUs present in ``aus``.
 
     Example:
-        >>> bp4d_aus = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
-        >>> eacnet_oversampling_factors(EACNET_TABLE2_ORIGINAL, bp4d_aus)
+        >>> from tfau.aus import BP4D_AUS
+        >>> eacnet_oversampling_factors(EACNET_TABLE2_ORIGINAL, BP4D_AUS)
         {1: 4, 2: 6, 4: 4, 15: 7, 23: 6, 24: 7}
     """
     rates = np.asarray(rates, np.float64)

@@ -1,25 +1,30 @@
 """From a TFDS split to exactly what each network consumes, all inside ``tf.data``.
 
-One pipeline per network family, registered by the names of the models they feed:
+One pipeline per network family; each network's record (`tfau.models.network`) names the
+family that feeds it and its fixed arguments (`get_config`):
 
-=================  ==================================  ===============================
-pipeline           inputs                              preprocessing (train / test)
-=================  ==================================  ===============================
-``drml``           image 170                           random / centre 170 crop of 200,
-                                                       flip, minus the RGB mean
-``jaanet``         image 176                           random / centre 176 crop of 200,
-                                                       flip (landmarks permuted), [-1, 1];
-                                                       targets ``au`` and ``landmarks``
-``fvgg``           image 224                           resize 224, VGG (Caffe) range
-``enet``,          image 224, landmarks (224 px)       the same; the maps and ROI centres
-``eacnet``                                             are built in the graph from
-                                                       ``landmarks``
-``aunet``          image 224                           resize 224, VGG range
-``aunet_<fusion>`` image and/or flow 224               DIS flow of (previous, current)
-                                                       as an image, VGG range
-``pattnet``        patches (9, 100, 100, 3)            nine patches placed by the eyes,
-                                                       (x / 255 - 0.5) / 0.5
-=================  ==================================  ===============================
+======================  ==============================  ===============================
+family (networks)       inputs                          preprocessing (train / test)
+======================  ==============================  ===============================
+``drml`` (DRML*)        image 170                       random / centre 170 crop of 200,
+                                                        flip, minus the RGB mean
+``jaanet``              image 176                       random / centre 176 crop of 200,
+                                                        flip (landmarks permuted), [-1, 1];
+                                                        targets ``au`` and ``landmarks``
+``eacnet`` (FVGG)       image 224                       resize 224, VGG (Caffe) range
+``eacnet`` (ENet,       image 224, landmarks (224 px)   the same; the maps and ROI centres
+EACNet)                                                 are built in the graph from
+                                                        ``landmarks``
+``aunets`` (AUNet,      image 224                       resize 224, VGG range
+HydraNet)
+``aunets`` (fusions)    image and/or flow 224           DIS flow of (previous, current)
+                                                        as an image, VGG range
+``aunets_view``         image 224                       resize 224, VGG range; target
+                                                        ``view``
+``pattnet``             patches (9, 100, 100, 3)        nine patches placed by the eyes,
+                                                        (x / 255 - 0.5) / 0.5
+``pattnet_holistic``    image 200                       the face, (x / 255 - 0.5) / 0.5
+======================  ==============================  ===============================
 
 Every pipeline returns ``(inputs, targets)`` pairs for ``model.fit``: ``inputs`` a dict named
 as the model's inputs (CONTRIBUTING.md), ``targets`` a dict keyed by the model's outputs
@@ -53,6 +58,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfau import models
 from tfau.data import flow as flow_lib
 from tfau.data import patches as patches_lib
 from tfau.data import transforms
@@ -550,54 +556,51 @@ aunets_pipeline.__name__ = aunets_pipeline.__qualname__ = "aunets_pipeline"
 pattnet_pipeline = _pipeline(pattnet_config, pattnet_config.__doc__.splitlines()[0])
 pattnet_pipeline.__name__ = pattnet_pipeline.__qualname__ = "pattnet_pipeline"
 
-#: Model registry name -> (config function, its fixed keyword arguments).
-_PIPELINES: dict[str, tuple[Callable[..., PipelineConfig], dict[str, Any]]] = {
-    "DRML": (drml_config, {}),
-    "DRML_ConvNet": (drml_config, {}),
-    "DRML_LCN": (drml_config, {}),
-    "JAANet": (jaanet_config, {}),
-    "FVGG": (eacnet_config, {"landmarks": False}),
-    "ENet": (eacnet_config, {}),
-    "EACNet": (eacnet_config, {}),
-    "AUNet": (aunets_config, {}),
-    "HydraNet": (aunets_config, {}),
-    "AUNetFlow": (aunets_config, {"fusion": "alone"}),
-    "AUNetChannels": (aunets_config, {"fusion": "channels"}),
-    "AUNetHorizontal": (aunets_config, {"fusion": "horizontal"}),
-    "AUNetPiConv": (aunets_config, {"fusion": "pi_conv"}),
-    "AUNetPiFC6": (aunets_config, {"fusion": "pi_fc6"}),
-    "AUNetPiFC7": (aunets_config, {"fusion": "pi_fc7"}),
-    "AUNetsViewClassifier": (aunets_view_config, {}),
-    "PAttNet": (pattnet_config, {}),
-    "PAttNet_Softmax": (pattnet_config, {}),
-    "PAttNet_SinglePatch": (pattnet_config, {"patch_index": 0}),
-    "PAttNet_Holistic": (pattnet_holistic_config, {}),
+#: Pipeline family (`tfau.models.Network.pipeline`) -> its config function.
+CONFIG_FUNCTIONS: dict[str, Callable[..., PipelineConfig]] = {
+    "drml": drml_config,
+    "jaanet": jaanet_config,
+    "eacnet": eacnet_config,
+    "aunets": aunets_config,
+    "aunets_view": aunets_view_config,
+    "pattnet": pattnet_config,
+    "pattnet_holistic": pattnet_holistic_config,
 }
 
 
 def list_pipelines() -> list[str]:
-    """The model names (``tfau.models`` registry names) that have a pipeline."""
-    return sorted(_PIPELINES)
+    """The model names (``tfau.models`` registry names) whose record names a pipeline."""
+    return [name for name in models.list_models() if models.network(name).pipeline is not None]
 
 
 def get_config(name: str, **kwargs: Any) -> PipelineConfig:
     """The `PipelineConfig` of model ``name`` (e.g. ``"JAANet"``), with overrides.
 
+    The model's `tfau.models.Network` record names the pipeline family and its fixed
+    arguments (e.g. ``AUNetFlow``: ``aunets_config(fusion="alone")``).
+
     Args:
         name: a ``tfau.models`` registry name (`list_pipelines`).
         **kwargs: arguments of the network's config function (``input_size``, ...).
+
+    Raises:
+        KeyError: an unknown model, or one without a pipeline.
 
     Example:
         >>> get_config("DRML", input_size=74, source_size=84).input_size
         74
     """
     try:
-        config_fn, fixed = _PIPELINES[name]
-    except KeyError:
+        record = models.network(name)
+    except KeyError as error:
+        raise KeyError(f"No pipeline for model {name!r}: {error.args[0]}") from None
+    if record.pipeline not in CONFIG_FUNCTIONS:
         raise KeyError(
-            f"No pipeline for model {name!r}. Pipelines exist for: {', '.join(list_pipelines())}."
-        ) from None
-    return config_fn(**{**fixed, **kwargs})
+            f"No pipeline for model {name!r} (its record names pipeline={record.pipeline!r}; "
+            f"pipelines: {', '.join(CONFIG_FUNCTIONS)}). Pipelines exist for: "
+            f"{', '.join(list_pipelines())}."
+        )
+    return CONFIG_FUNCTIONS[record.pipeline](**{**record.pipeline_kwargs, **kwargs})
 
 
 def get_pipeline(name: str, **config_kwargs: Any) -> Callable[..., tf.data.Dataset]:

@@ -394,16 +394,23 @@ def _check_quantization(quantize: str, allow_auto: bool = True) -> None:
         )
 
 
-def _check_not_flow(model_name: str) -> None:
-    from tfau.data import get_config
+def _check_servable(model: Any, model_name: str) -> None:
+    import tfau.models
 
-    if "flow" in get_config(model_name).inputs:
+    if "flow" in tfau.models.network(model_name).inputs:
         raise ValueError(
             f"{model_name} takes an optical-flow image, which its pipeline computes with "
             "OpenCV (DIS) from two consecutive frames, outside any TensorFlow graph: a LiteRT "
             "file (like a SavedModel) cannot hold that preprocessing. Serve it from its .keras "
             "file with `tfau predict`, or export a single-image network (DRML, JAA-Net, "
             "PAttNet, FVGG, AUNet, ...)."
+        )
+    outputs = sorted(model.output) if isinstance(model.output, dict) else model.output
+    if "au" not in outputs:
+        raise ValueError(
+            f"A LiteRT export measures its quantisation by AU agreement: {model_name} has no "
+            f"'au' output (outputs: {outputs}). Export it as a SavedModel (tfau export "
+            "--format saved_model)."
         )
 
 
@@ -457,7 +464,9 @@ def export_litert(
         batch 1).
 
     Raises:
-        ValueError: flow networks, a path not ending in ``.tflite``, a bad ``quantize``, the
+        ValueError: flow networks, networks without an ``"au"`` output (AUNets' view
+            classifier: export it as a SavedModel), a path not ending in ``.tflite``, a bad
+            ``quantize``, the
             errors of `tfau.export.export_model`, ops without a LiteRT builtin kernel.
         LiteRTUnavailableError: ``ai-edge-litert`` is not installed.
 
@@ -479,7 +488,7 @@ def export_litert(
         raise ValueError(
             f"`min_agreement` must be in [0, 1]. Received: min_agreement={min_agreement}"
         )
-    _check_not_flow(model_name)
+    _check_servable(model, model_name)
     _interpreter_class()  # before any work: the measurement needs the interpreter
     faces = synthau_faces(eval_faces, aus, face_size, box_enlarge, eval_seed)
     with tempfile.TemporaryDirectory(prefix="tfau_litert_") as saved_model_dir:

@@ -22,7 +22,8 @@ Signatures (``tf.saved_model.load(path).signatures[name]``, keyword inputs):
 
 Outputs of both (dict keys):
     ``au_probabilities`` float32 ``(B, num_aus)``; ``au_occurrence`` int32 ``(B, num_aus)``
-    (``p >= threshold``, 0.5 by default); ``au_names`` string ``(num_aus,)`` (``"AU01"``...);
+    (``p >= threshold``, 0.5 by default); ``au_names`` string ``(num_aus,)`` (``"AU01"``...)
+    (none of the three for AUNets' view classifier, which has no ``"au"`` output);
     where the network has them: ``landmarks`` float32 ``(B, 49, 2)`` in aligned-face pixels,
     ``attention`` (and JAA-Net's ``attention_initial``) ``(B, h, w, num_aus)``,
     ``patch_attention`` ``(B, 9)``, ``view`` probabilities. ``"frames"`` adds
@@ -45,6 +46,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+import tfau.models
 from tfau.aus import au_names
 from tfau.data import PipelineConfig, get_config, list_pipelines, preprocess_example
 from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
@@ -54,6 +56,7 @@ from tfau.faces.alignment_tf import (
     transform_points_tf,
     warp_affine_tf,
 )
+from tfau.model_files import check_aus
 
 #: Signature names.
 FACES_SIGNATURE = "faces"
@@ -176,6 +179,8 @@ class ServingFunctions:
                 "au": tf.zeros([num_aus], tf.float32),
                 # PAttNet: template patch boxes (the signatures take no landmarks for it).
                 "has_landmarks": tf.constant(self.needs_landmarks),
+                # The view classifier's training target, built by the pipeline and unused.
+                "view": tf.constant(0, tf.int32),
             }
             if self.needs_flow:
                 # The training pipeline's flow image of (previous, image).
@@ -204,12 +209,14 @@ class ServingFunctions:
         outputs = self.model(inputs, training=False)
         if not isinstance(outputs, dict):
             outputs = {"au": outputs}
-        probabilities = tf.cast(outputs["au"], tf.float32)
-        result = {
-            "au_probabilities": probabilities,
-            "au_occurrence": tf.cast(probabilities >= self.threshold, tf.int32),
-            "au_names": tf.constant(au_names(self.aus)),
-        }
+        result = {}
+        if "au" in outputs:
+            probabilities = tf.cast(outputs["au"], tf.float32)
+            result = {
+                "au_probabilities": probabilities,
+                "au_occurrence": tf.cast(probabilities >= self.threshold, tf.int32),
+                "au_names": tf.constant(au_names(self.aus), tf.string),
+            }
         for name, value in outputs.items():
             if name == "au":
                 continue
@@ -269,31 +276,32 @@ class ServingFunctions:
 
 
 def resolve_model_name(model_name: str | None, keras_name: str) -> str:
-    """The registry name given, or the one matching the Keras model's name (case, ``_`` aside).
+    """The registry name given, or that of the network whose Keras model is ``keras_name``.
+
+    The Keras names are those of the networks' records (`tfau.models.from_keras_name`).
 
     Raises:
-        ValueError: when ``model_name`` is not a registry name, or none is given and the
-            Keras model's name matches no registered network.
+        ValueError: when ``model_name`` is not the name of a network with a pipeline, or none
+            is given and no such network builds a Keras model named ``keras_name``.
     """
+    served = list_pipelines()
     if model_name is not None:
-        if model_name not in list_pipelines():
+        if model_name not in served:
             raise ValueError(
-                f"`model_name` must be one of {', '.join(list_pipelines())}. "
+                f"`model_name` must be one of {', '.join(served)}. "
                 f"Received: model_name={model_name!r}"
             )
         return model_name
-    # Keras names are the registry names in snake case ("aunet_flow" for AUNetFlow).
-    matches = [
-        name
-        for name in list_pipelines()
-        if name.lower().replace("_", "") == keras_name.lower().replace("_", "")
-    ]
-    if len(matches) != 1:
+    try:
+        name = tfau.models.from_keras_name(keras_name).name
+    except KeyError:
+        name = None
+    if name not in served:
         raise ValueError(
             f"Cannot tell the network from the model's name {keras_name!r}: pass `model_name` "
-            f"(--model_name), one of {', '.join(list_pipelines())}."
+            f"(--model_name), one of {', '.join(served)}."
         )
-    return matches[0]
+    return name
 
 
 def export_model(
@@ -314,12 +322,13 @@ def export_model(
     ``"frames"``) and their inputs and outputs.
 
     Args:
-        model: a trained tfau network (``"au"`` output, named inputs).
+        model: a trained tfau network (named inputs; an ``"au"`` output, or AUNets' view
+            classifier's ``"view"``).
         path: output folder of the SavedModel.
         model_name: its ``tfau.models`` registry name, which fixes the preprocessing
             (`tfau.data.get_config`), e.g. ``"JAANet"``.
         aus: the AU numbers of the ``"au"`` output columns, e.g. ``[1, 2, 4, 6, 7, 10, 12,
-            14, 15, 17, 23, 24]``.
+            14, 15, 17, 23, 24]``; empty for the view classifier.
         face_size: side ``S`` of the aligned faces taken by ``"faces"`` and produced by the
             alignment of ``"frames"`` (the dataset's aligned size). Defaults to 200.
         box_enlarge: JAA-Net's face box over the key points' extent. Defaults to 2.9.
@@ -336,7 +345,7 @@ def export_model(
             network takes optical flow.
 
     Example:
-        >>> export_model(model, "exported/jaanet", model_name="JAANet", aus=JAANET_AUS[:12])
+        >>> export_model(model, "exported/jaanet", model_name="JAANet", aus=BP4D_AUS)
         >>> served = tf.saved_model.load("exported/jaanet")  # in any TF process
         >>> served.signatures["faces"](images=faces_uint8)["au_probabilities"]
 
@@ -345,16 +354,7 @@ def export_model(
         Alignment", ECCV 2018 (the alignment of ``"frames"``).
     """
     config = infer_config(model, model_name, face_size, **config_overrides)
-    num_outputs = model.output["au"].shape[-1] if isinstance(model.output, dict) else None
-    if num_outputs is None:
-        raise ValueError(
-            f"Expected a model with an 'au' output of known width. Received outputs: {model.output}"
-        )
-    if len(aus) != num_outputs:
-        raise ValueError(
-            f"`aus` must name every column of the model's 'au' output ({num_outputs}). "
-            f"Received: aus={list(aus)}"
-        )
+    aus = check_aus(model, aus)
     if config.normalization == "mean" and mean is None:
         raise ValueError(
             f"{model_name!r} subtracts the training mean: pass `mean` (R, G, B, 0-255)."
@@ -371,7 +371,7 @@ def export_model(
     archive.write_out(path, verbose=False)
     metadata = {
         "model_name": model_name,
-        "aus": [int(au) for au in aus],
+        "aus": list(aus),
         "au_names": au_names(aus),
         "face_size": face_size,
         "box_enlarge": box_enlarge,

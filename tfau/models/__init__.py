@@ -1,9 +1,20 @@
 """The five papers' networks as registered functional-API builders.
 
-``tfau.models.get(name)`` returns a builder, ``tfau.models.list_models()`` lists them.
+``tfau.models.get(name)`` returns a builder, ``tfau.models.list_models()`` lists them, and
+``tfau.models.network(name)`` is a network's whole record (`Network`: builder, tiny kwargs,
+Keras name, input names, pipeline); ``tfau.models.from_keras_name`` finds the record of a
+loaded model.
 """
 
-from tfau.models.registry import get, list_models, register, tiny_kwargs
+from tfau.models.registry import (
+    Network,
+    from_keras_name,
+    get,
+    list_models,
+    network,
+    register,
+    tiny_kwargs,
+)
 
 # isort: split
 from tfau.models.aunets import (
