@@ -84,6 +84,25 @@ def test_stage_arguments_are_checked():
         Stage("a", epochs=1, loss_weights={"landmarks": -0.5})
     with pytest.raises(ValueError, match="`name` must be a non-empty string without '/'"):
         Stage("a/b", epochs=1)
+    with pytest.raises(ValueError, match="`model_kwargs` must be a dict of builder arguments"):
+        Stage("a", epochs=1, model_kwargs={"width": 0.5})
+    with pytest.raises(ValueError, match="`init` must be None, a hand-over name or a dict"):
+        Stage("a", epochs=1, init={"source": "x.keras"})
+    with pytest.raises(ValueError, match=r"`aus` must hold distinct AU labels.*\[1, 'AU1'\]"):
+        Stage("a", epochs=1, aus=[1, "AU1"])
+    assert Stage("a", epochs=1, init="vgg_encoder").init == {"name": "vgg_encoder"}
+    with pytest.raises(ValueError, match=r"`aus` must be None or a non-empty list of AUs"):
+        TrainConfig(model="DRML", dataset="synth_au/tiny", aus=[])
+
+
+def test_stages_name_registered_networks_and_hand_overs(tmp_path):
+    config = TrainConfig(model="DRML", dataset="synth_au/tiny", run_dir=str(tmp_path))
+    # Both fail before any model is built or data read.
+    with pytest.raises(KeyError, match=r"No hand-over named 'copy'\. Hand-overs: eacnet_on_enet"):
+        run_stages(config, [Stage("a", epochs=1, init="copy")])
+    with pytest.raises(ValueError, match=r"Stage 'b': bad arguments of hand-over 'vgg_encoder'"):
+        run_stages(config, [Stage("b", epochs=1, init={"name": "vgg_encoder", "heads": 1})])
+    assert not os.listdir(tmp_path)
 
 
 def test_config_stages_round_trip_through_json_and_name_the_bad_entry(tmp_path):
