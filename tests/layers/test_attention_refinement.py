@@ -118,6 +118,7 @@ def test_layer_harness(implementation):
         expected_num_trainable_weights=4 + 1 + 3 * 2,  # no hidden biases before BatchNorm
         expected_num_non_trainable_weights=3 * 2,
         learning_rate=0.1,
+        run_xla_check=implementation == "per_au",  # compiling each takes seconds
     )
     assert [bn.epsilon for bn in loaded.batch_norms] == [1e-5] * 3
     assert [bn.momentum for bn in loaded.batch_norms] == [0.9] * 3
