@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfau.model_files import read_model_info
 from tfau.synth import BP4D_AUS
-from tfau.training.model_files import read_model_info
 from tfau.training.paper_results import paper_result
 from tfau.training.protocol import dataset_parts, fit_fold, make_folds, run_cv
 from tfau.training.run_data import RunData, filter_subjects

@@ -10,10 +10,10 @@ import pytest
 import tensorflow as tf
 
 from tfau.cli.main import main
+from tfau.model_files import read_model_info
 from tfau.synth import BP4D_AUS
 from tfau.training.building import build_model
 from tfau.training.config import TrainConfig
-from tfau.training.model_files import read_model_info
 
 
 def _train(name, synth_data_dir, run_dir, *overrides):

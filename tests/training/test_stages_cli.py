@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 from tfau.cli.main import main
+from tfau.model_files import read_model_info
 from tfau.synth import BP4D_AUS
-from tfau.training.model_files import read_model_info
 from tfau.training.protocol import run_cv
 
 

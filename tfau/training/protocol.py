@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfau.model_files import ModelInfo, save_trained_model
 from tfau.training.config import TrainConfig
-from tfau.training.model_files import ModelInfo, save_trained_model
 from tfau.training.paper_results import PaperResult
 from tfau.training.progress import progress_label
 from tfau.training.results import FoldResult, evaluate_predictions, write_results

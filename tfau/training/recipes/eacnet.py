@@ -29,9 +29,6 @@ from tfau.training.config import Stage, TrainConfig
 from tfau.training.recipes.vgg import AU_HEAD_LAYERS
 from tfau.training.run import HandoverContext, register_handover, run_stages
 
-#: The three networks of the recipe, in training order (``tfau.models`` names).
-EACNET_NETWORKS: tuple[str, ...] = ("FVGG", "ENet", "EACNet")
-
 
 def eacnet_stages(
     epochs: int, *, fvgg_epochs: int | None = None, enet_epochs: int | None = None
@@ -319,12 +316,11 @@ def linear_transfer_fold(
         Li et al., "EAC-Net", FG 2017, Sec. IV-B(2) and Tables V-VI.
     """
     import tfau.data
+    import tfau.models
     from tfau.metrics import accuracy, f1_frame
 
     if pipeline is None:
-        # A builder's model is named after it in lower case (CONTRIBUTING).
-        names = {name.lower(): name for name in EACNET_NETWORKS}
-        pipeline = tfau.data.get_pipeline(names.get(model.name, model.name))
+        pipeline = tfau.data.get_pipeline(tfau.models.from_keras_name(model.name).name)
     parts = {}
     for split in (train_split, test_split):
         examples = tfau.data.load_split(dataset, split, data_dir)

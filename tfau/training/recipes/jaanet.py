@@ -208,7 +208,7 @@ def start_from_other_aus(context: HandoverContext, source: str) -> keras.Model:
     Raises:
         FileNotFoundError: no file at ``source``.
     """
-    from tfau.training.model_files import load_keras_model
+    from tfau.model_files import load_keras_model
 
     if not os.path.exists(source):
         raise FileNotFoundError(
