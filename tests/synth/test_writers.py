@@ -1,6 +1,7 @@
 """SynthAU writers: read back with plain csv / h5py / scipy / cv2, quirks included."""
 
 import csv
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -329,3 +330,32 @@ def test_write_video_round_trips_through_opencv(tmp_path):
     assert error < 6.0
     with pytest.raises(OSError, match="cannot write an MJPG AVI"):
         write_video(tmp_path, seq)  # a folder, not a file
+
+
+def test_bp4d_preset_sets_episode_length_and_au_size(tmp_path):
+    """Shorter episodes give consecutive coded frames different labels; au_scale moves faces."""
+    one = dataclasses.replace(
+        PRESETS["tiny"], bp4d_subjects=("F001",), bp4d_tasks=("T1",), bp4d_frames=40
+    )
+
+    def written(name, **changes):
+        root = tmp_path / name
+        manifest = write_bp4d(root, size=dataclasses.replace(one, **changes), progress=False)
+        labels = np.loadtxt(root / "AUCoding" / "AU_OCC" / "F001_T1.csv", delimiter=",", skiprows=1)
+        return manifest, labels[:, list(BP4D_AUS)]
+
+    long_manifest, long_labels = written("long")
+    short_manifest, short_labels = written("short", bp4d_episode_frames=1.0)
+    assert (long_manifest["episode_frames"], short_manifest["episode_frames"]) == (10.0, 1.0)
+
+    def changes(labels):
+        known = (labels[1:] != 9) & (labels[:-1] != 9)
+        return int(((labels[1:] != labels[:-1]) & known).sum())
+
+    assert changes(short_labels) > 3 * changes(long_labels)
+    big_manifest, _ = written("big", au_scale=2.0)
+    assert big_manifest["au_scale"] == 2.0
+    images = {name: _tree_digest(tmp_path / name / "Sequences") for name in ("long", "big")}
+    assert images["long"].keys() == images["big"].keys()
+    differ = [k for k in images["long"] if images["long"][k] != images["big"][k]]
+    assert len(differ) > len(images["long"]) // 2

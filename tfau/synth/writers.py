@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from tfau._workers import process_pool
-from tfau.synth.aus import ALL_AUS, BP4D_AUS, BP4D_INTENSITY_AUS, DISFA_AUS
+from tfau.synth.aus import ALL_AUS, BP4D_AUS, BP4D_INTENSITY_AUS, BP4D_PROFILE, DISFA_AUS
 from tfau.synth.generator import DISFA_VIEWS, SynthAU, SynthSequence, _stream
 from tfau.synth.matlab import write_bp4d_landmarks, write_disfa_landmarks
 
@@ -66,6 +66,10 @@ class Preset:
         bp4d_frames: coded frames per BP4D sequence.
         disfa_subjects: DISFA subjects written.
         disfa_frames: video frames per DISFA subject.
+        bp4d_episode_frames: time scale of the BP4D sequences' AU episodes, in frames (the
+            profile's ``episode_frames``; shorter episodes give the coded frames of a
+            sequence more distinct AU combinations).
+        au_scale: size of the AU deformations (`SynthAU`'s ``au_scale``).
     """
 
     name: str
@@ -74,6 +78,8 @@ class Preset:
     bp4d_frames: int
     disfa_subjects: tuple[str, ...]
     disfa_frames: int
+    bp4d_episode_frames: float = BP4D_PROFILE.episode_frames
+    au_scale: float = 1.0
 
 
 #: ``tiny``: unit tests (seconds; one subject per standard part, SN010 included).
@@ -174,7 +180,10 @@ def _bp4d_paths(root: Path, subject: str, task: str, fera2015: bool) -> dict[str
 def _write_bp4d_sequence(job: dict[str, Any]) -> dict[str, Any]:
     root = Path(job["root"])
     subject, task, n = job["subject"], job["task"], job["num_frames"]
-    gen = SynthAU("bp4d", image_size=tuple(job["image_size"]), seed=job["seed"])
+    profile = dataclasses.replace(BP4D_PROFILE, episode_frames=job["episode_frames"])
+    gen = SynthAU(
+        profile, image_size=tuple(job["image_size"]), seed=job["seed"], au_scale=job["au_scale"]
+    )
     seq = gen.sequence(subject, task, n)
     rng = _stream(job["seed"], "bp4d-quirks", subject, task)
 
@@ -296,6 +305,8 @@ def write_bp4d(
             "subject": s,
             "task": t,
             "num_frames": preset.bp4d_frames,
+            "episode_frames": float(preset.bp4d_episode_frames),
+            "au_scale": float(preset.au_scale),
             "image_size": image_size,
             "seed": int(seed),
             "fera2015": bool(fera2015),
@@ -323,6 +334,8 @@ def write_bp4d(
         "preset": preset.name,
         "seed": int(seed),
         "image_size": list(image_size),
+        "episode_frames": float(preset.bp4d_episode_frames),
+        "au_scale": float(preset.au_scale),
         "aus": list(BP4D_AUS),
         "intensity_aus": list(BP4D_INTENSITY_AUS),
         "occ_columns": len(BP4D_OCC_COLUMNS),
@@ -381,6 +394,7 @@ def _write_disfa_subject(job: dict[str, Any]) -> dict[str, Any]:
         seed=job["seed"],
         views=DISFA_VIEWS,
         face_width=0.34,
+        au_scale=job["au_scale"],
     )
     seq = gen.sequence(subject, "", n)
     rng = _stream(job["seed"], "disfa-quirks", subject)
@@ -470,6 +484,7 @@ def write_disfa(
             "root": str(root),
             "subject": subject,
             "num_frames": preset.disfa_frames,
+            "au_scale": float(preset.au_scale),
             "image_size": image_size,
             "seed": int(seed),
             "landmark_scheme": "SN" if i % 2 == 0 else "l0",
@@ -495,6 +510,7 @@ def write_disfa(
         "preset": preset.name,
         "seed": int(seed),
         "image_size": list(image_size),
+        "au_scale": float(preset.au_scale),
         "aus": list(DISFA_AUS),
         "occurrence_intensity": 2,
         "codec": "MJPG",
