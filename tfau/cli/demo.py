@@ -120,10 +120,10 @@ def run(args: argparse.Namespace) -> int:
     import tfau.data
     import tfau.datasets
     from tfau.cli.main import main as cli_main
+    from tfau.model_files import load_keras_model, read_model_info
     from tfau.plots.saliency import plot_saliency, saliency_maps
     from tfau.plots.timeline import plot_timeline, read_au_csv
     from tfau.synth import BP4D_AUS, SynthAU, write_bp4d, write_video
-    from tfau.training.model_files import load_keras_model, read_model_info
     from tfau.training.paper_results import paper_result
     from tfau.training.protocol import MODEL_FILE, dataset_parts, run_cv
 
