@@ -18,7 +18,7 @@ from tfau.synth import (
     BP4D_AUS,
     BP4D_INTENSITY_AUS,
     BP4D_SUBJECTS,
-    DISFA_AUS,
+    DISFA_CODED_AUS,
     DISFA_SUBJECTS,
     DISFA_VIEWS,
     PRESETS,
@@ -220,8 +220,10 @@ def test_disfa_files_read_back_match_the_generator(disfa):
         expected_lines = n - 1 if subject == "SN010" else n
         assert info["label_lines"] == expected_lines
         files = sorted((root / "ActionUnit_Labels" / subject).glob("*.txt"))
-        assert sorted(p.name for p in files) == sorted(f"{subject}_au{au}.txt" for au in DISFA_AUS)
-        for au in DISFA_AUS:
+        assert sorted(p.name for p in files) == sorted(
+            f"{subject}_au{au}.txt" for au in DISFA_CODED_AUS
+        )
+        for au in DISFA_CODED_AUS:
             rows = np.array(
                 _read_rows(root / "ActionUnit_Labels" / subject / f"{subject}_au{au}.txt")
             )

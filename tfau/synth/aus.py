@@ -27,10 +27,6 @@ from tfau.aus import BP4D_INTENSITY_AUS as BP4D_INTENSITY_AUS  # for tfau.synth.
 
 #: Every AU SynthAU animates, in this order everywhere (intensity arrays are (..., 17)).
 ALL_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26)
-#: The AUs SynthAU's DISFA layout codes: all 12 of DISFA's files (`tfau.aus.DISFA_CODED_AUS`),
-#: not the 8 the papers evaluate (`tfau.aus.DISFA_AUS`). This old name stays until
-#: tfau.synth.writers imports `DISFA_CODED_AUS`.
-DISFA_AUS: tuple[int, ...] = DISFA_CODED_AUS
 
 #: What each AU does, as FACS describes it and as SynthAU renders it.
 AU_NAMES: dict[int, str] = {

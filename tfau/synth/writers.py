@@ -31,7 +31,8 @@ import cv2
 import numpy as np
 
 from tfau._workers import process_pool
-from tfau.synth.aus import ALL_AUS, BP4D_AUS, BP4D_INTENSITY_AUS, BP4D_PROFILE, DISFA_AUS
+from tfau.aus import DISFA_CODED_AUS
+from tfau.synth.aus import ALL_AUS, BP4D_AUS, BP4D_INTENSITY_AUS, BP4D_PROFILE
 from tfau.synth.generator import DISFA_VIEWS, SynthAU, SynthSequence, _stream
 from tfau.synth.matlab import write_bp4d_landmarks, write_disfa_landmarks
 
@@ -410,7 +411,7 @@ def _write_disfa_subject(job: dict[str, Any]) -> dict[str, Any]:
     labels = seq.labels
     label_dir = root / "ActionUnit_Labels" / subject
     label_dir.mkdir(parents=True, exist_ok=True)
-    for au in DISFA_AUS:
+    for au in DISFA_CODED_AUS:
         column = labels[:num_labels, ALL_AUS.index(au)]
         with open(label_dir / f"{subject}_au{au}.txt", "w", newline="") as f:
             f.writelines(f"{t + 1},{int(v)}\n" for t, v in enumerate(column))
@@ -426,7 +427,7 @@ def _write_disfa_subject(job: dict[str, Any]) -> dict[str, Any]:
             continue
         name = f"{subject}_{frame - 1:04d}_lm.mat" if scheme == "SN" else f"l0{frame:04d}_lm.mat"
         write_disfa_landmarks(lm_dir / name, landmarks[t])
-    occurrence = labels[:num_labels, [ALL_AUS.index(au) for au in DISFA_AUS]] >= 2
+    occurrence = labels[:num_labels, [ALL_AUS.index(au) for au in DISFA_CODED_AUS]] >= 2
     return {
         "subject": subject,
         "video_frames": n,
@@ -437,7 +438,7 @@ def _write_disfa_subject(job: dict[str, Any]) -> dict[str, Any]:
         "landmark_folder": folder,
         "missing_landmarks": missing,
         "occurrence_counts": {
-            str(au): int(occurrence[:, k].sum()) for k, au in enumerate(DISFA_AUS)
+            str(au): int(occurrence[:, k].sum()) for k, au in enumerate(DISFA_CODED_AUS)
         },
     }
 
@@ -501,7 +502,7 @@ def write_disfa(
         "landmark_files": sum(s["video_frames"] - len(s["missing_landmarks"]) for s in subjects),
         "occurrence_rates": {
             str(au): sum(s["occurrence_counts"][str(au)] for s in subjects) / lines
-            for au in DISFA_AUS
+            for au in DISFA_CODED_AUS
         },
     }
     manifest = {
@@ -511,7 +512,7 @@ def write_disfa(
         "seed": int(seed),
         "image_size": list(image_size),
         "au_scale": float(preset.au_scale),
-        "aus": list(DISFA_AUS),
+        "aus": list(DISFA_CODED_AUS),
         "occurrence_intensity": 2,
         "codec": "MJPG",
         "landmarks": "66 points, 1-based in the .mat, left camera",
