@@ -28,8 +28,8 @@ import copy
 import dataclasses
 from typing import Any
 
-BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
-DISFA_AUS = (1, 2, 4, 6, 9, 12, 25, 26)
+from tfau.aus import BP4D_AUS, DISFA_AUS
+
 DATASET_AUS = {"bp4d": BP4D_AUS, "disfa": DISFA_AUS, "synth_au": BP4D_AUS}
 CV_COMMAND = "tfau cv --config {name} --data_dir <tfds data_dir> --run_dir runs/{name}"
 

@@ -122,7 +122,7 @@ def save_trained_model(
 
     Example:
         >>> save_trained_model(model, "runs/drml/model.keras", model_name="DRML",
-        ...                    aus=[1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24], face_size=200,
+        ...                    aus=tfau.aus.BP4D_AUS, face_size=200,
         ...                    mean=[121.0, 98.5, 90.2])  # doctest: +SKIP
     """
     if Path(path).suffix != ".keras":

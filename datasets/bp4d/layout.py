@@ -26,10 +26,13 @@ import numpy as np
 from etils import epath
 from tfau.datasets import common
 
-#: Standard AU set of BP4D (DRML, EAC-Net, JAA-Net, AUNets, PAttNet).
-STANDARD_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
+from tfau.aus import BP4D_AUS, BP4D_INTENSITY_AUS
+
+#: Standard AU set of BP4D (DRML, EAC-Net, JAA-Net, AUNets, PAttNet): the ``au`` feature's
+#: columns and the ``standard_aus`` metadata.
+STANDARD_AUS: tuple[int, ...] = BP4D_AUS
 #: AUs with intensity codes.
-INTENSITY_AUS: tuple[int, ...] = (6, 10, 12, 14, 17)
+INTENSITY_AUS: tuple[int, ...] = BP4D_INTENSITY_AUS
 
 #: Standard subject-exclusive parts (datasets.md).
 PARTS: dict[str, tuple[str, ...]] = {

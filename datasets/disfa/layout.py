@@ -26,12 +26,14 @@ import scipy.io
 from etils import epath
 from tfau.datasets import common
 
+from tfau.aus import DISFA_AUS, DISFA_CODED_AUS
 from tfau.faces import convert_landmarks
 
-#: Standard AU set of DISFA (DRML, EAC-Net, JAA-Net).
-STANDARD_AUS: tuple[int, ...] = (1, 2, 4, 6, 9, 12, 25, 26)
+#: Standard AU set of DISFA (DRML, EAC-Net, JAA-Net): the ``au`` feature's columns and the
+#: ``standard_aus`` metadata.
+STANDARD_AUS: tuple[int, ...] = DISFA_AUS
 #: Every AU DISFA codes (intensity 0-5; occurrence = intensity >= 2).
-CODED_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26)
+CODED_AUS: tuple[int, ...] = DISFA_CODED_AUS
 #: Intensity from which an AU counts as present.
 OCCURRENCE_THRESHOLD = 2
 #: Right-camera configs: frames sampled to find the left-to-right face shift.

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from inference_test_utils import AUS, MEAN, tiny_model
 
+from tfau.aus import BP4D_AUS
 from tfau.inference import from_keras, load_model
 
 
@@ -52,7 +53,7 @@ def test_saved_model_au_subset(drml_saved_model, faces):
 
 def test_jaanet_returns_landmarks_in_face_pixels(faces, jaanet):
     model = jaanet
-    assert model.aus == (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)  # BP4D's by width
+    assert model.aus == BP4D_AUS  # BP4D's by width
     assert model.predicts_landmarks
     out = model(faces[:2])
     assert out["au"].shape == (2, 12) and out["landmarks"].shape == (2, 49, 2)

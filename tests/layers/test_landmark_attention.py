@@ -7,9 +7,8 @@ import tensorflow as tf
 from layer_harness import run_layer_test
 
 from tfau import faces
+from tfau.aus import BP4D_AUS
 from tfau.layers import LandmarkAttention
-
-BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 
 
 def random_landmarks(batch=2, size=176, seed=0):

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from tfau.aus import BP4D_AUS
 from tfau.faces.schemes import as_landmarks, convert_landmarks, get_scheme
 
 LEFT_INNER_EYE_CORNER = 22
@@ -102,7 +103,7 @@ JAANET_AU_CENTRES: dict[int, CentrePair] = {
 JAANET_AUS: tuple[int, ...] = tuple(sorted(JAANET_AU_CENTRES))
 
 #: The 12 BP4D AUs of EAC-Net's Table I.
-EACNET_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
+EACNET_AUS: tuple[int, ...] = BP4D_AUS
 
 #: EAC-Net's ten centre pairs (20 centres), in the order of ``eacnet_roi_centres``.
 EACNET_CENTRES: tuple[CentrePair, ...] = (

@@ -294,7 +294,7 @@ def PAttNetPerAU(aus: Sequence[int], **kwargs: Any) -> dict[int, keras.Model]:
     """The paper's setting: one single-output PAttNet per AU ("We train individual networks").
 
     Args:
-        aus: the AU numbers, e.g. ``(1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)``.
+        aus: the AU numbers, e.g. ``tfau.aus.BP4D_AUS``.
         **kwargs: any argument of ``PAttNet`` except ``num_aus`` and ``name``.
 
     Returns:
