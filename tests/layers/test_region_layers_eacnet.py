@@ -84,22 +84,19 @@ def test_roi_centres_layer_harness():
     )
 
 
-def test_roi_centres_stay_float32_under_mixed_precision():
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_roi_centres_stay_float32_under_mixed_precision(policy):
     landmarks = RNG.uniform(40, 180, (2, 49, 2)).astype(np.float32)
-    keras.config.set_dtype_policy("mixed_float16")
+    keras.config.set_dtype_policy(policy)
     centres = EACNetROICentres()(landmarks)
     assert centres.dtype == "float32"
     np.testing.assert_allclose(centres, faces.eacnet_roi_centres(landmarks), rtol=1e-6)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="EACNetROICentres returns float32 (autocast off) but has no compute_output_spec: "
-    "its symbolic output claims the policy's float16",
-)
-def test_roi_centres_symbolic_dtype_under_mixed_precision():
-    keras.config.set_dtype_policy("mixed_float16")
-    assert EACNetROICentres()(keras.Input((49, 2))).dtype == "float32"
+    # The symbolic output promises what the eager one is, so a functional model's next layer
+    # (and its saved spec) sees float32 too.
+    inputs = keras.Input((49, 2))
+    symbolic = EACNetROICentres()(inputs)
+    assert symbolic.dtype == "float32"
+    assert keras.Model(inputs, symbolic)(landmarks).dtype == "float32"
 
 
 def test_roi_centres_equal_tfau_faces_and_pass_no_gradient():
