@@ -109,11 +109,11 @@ def test_parameter_count_is_one_branch_per_au():
 def test_layer_harness(implementation):
     run_layer_test(
         LocalAUBranches,
-        dict(filters=FILTERS, implementation=implementation),
-        list(_inputs()),
-        (2, 1, 1, 7),
-        expected_num_trainable_weights=4 * 6,
-        expected_num_non_trainable_weights=2 * 6,
+        dict(filters=(3,), implementation=implementation),  # one stage of two convolutions
+        list(_inputs(size=6, channels=2, num_aus=2)),
+        (2, 3, 3, 3),
+        expected_num_trainable_weights=4 * 2,
+        expected_num_non_trainable_weights=2 * 2,
         # Each convolution's bias feeds a batch normalisation: zero gradient in training.
         weights_without_gradient=("bias_*",),
         run_xla_check=False,  # 3 s of compilation each; TrainingConfig.jit_compile is off
