@@ -50,6 +50,18 @@ from tfau.models.vgg import (
     vgg_weights_from_model,
 )
 
+HEAD_FC_LAYER = "head_fc"
+"""The AU head's fully connected layer (2048 units, the features EAC-Net's classifiers and the
+linear transfer read), after the model's name: ``fvgg_head_fc``, ``enet_head_fc``,
+``eacnet_head_fc``."""
+
+AU_LOGITS_LAYER = "au_logits"
+"""The AU head's output layer (one logit per AU, before the sigmoid), after the model's name:
+``enet_au_logits``."""
+
+AU_HEAD_LAYERS: tuple[str, ...] = (HEAD_FC_LAYER, AU_LOGITS_LAYER)
+"""The AU head FVGG, E-Net and EAC-Net share, input first: E-Net starts as a copy of FVGG's."""
+
 _TINY = {"input_size": 32, "num_aus": 3, "width": 1 / 16, "fc_units": 32, "head_units": 16}
 
 
@@ -123,8 +135,8 @@ def _apply_group5_fc6(
 
 def _apply_au_head(x: Any, num_aus: int, *, prefix: str, units: int, dropout: float) -> Any:
     """The paper's new layers: fc ``units`` (2048) + dropout -> num_aus sigmoid (float32)."""
-    x = apply_vgg_fc(x, units, name=f"{prefix}_head_fc", dropout=dropout)
-    logits = keras.layers.Dense(num_aus, name=f"{prefix}_au_logits")(x)
+    x = apply_vgg_fc(x, units, name=f"{prefix}_{HEAD_FC_LAYER}", dropout=dropout)
+    logits = keras.layers.Dense(num_aus, name=f"{prefix}_{AU_LOGITS_LAYER}")(x)
     return keras.layers.Activation("sigmoid", dtype="float32", name=f"{prefix}_au")(logits)
 
 

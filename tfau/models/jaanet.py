@@ -57,6 +57,18 @@ from tfau.models.registry import register
 #: Number of landmarks the alignment branch predicts (the AU-centre rule needs 49 points).
 NUM_LANDMARKS = 49
 
+# Layer names after the model's name (``jaanet_attention_refinement``): the layers whose
+# weights hold one slice per AU, which a start from another AU set copies AU by AU.
+#: The attention refinement (`tfau.layers.AttentionRefinement`): per-AU convolutions.
+ATTENTION_REFINEMENT_LAYER = "attention_refinement"
+#: The local AU branches (`tfau.layers.LocalAUBranches`): per-AU convolutions.
+LOCAL_BRANCHES_LAYER = "local"
+#: Prefix of the AU head's layers (``au_fc1``, ``au_fc2``, ``au_probability``).
+AU_HEAD = "au"
+#: The AU head's dense layer of ``2 A`` outputs: the ``A`` "absent" logits, then the ``A``
+#: "present" ones (`apply_au_head`).
+AU_CLASSIFIER_LAYER = f"{AU_HEAD}_fc2"
+
 _REGIONS = ("hierarchical", "drml", "none")
 _DISTRIBUTIONS = ("gaussian", "uniform")
 _REDUCTIONS = ("sum", "mean")
@@ -348,7 +360,7 @@ def JAANet(
             name=f"{prefix}_attention_initial_padded",
         )(landmarks)
         refined = AttentionRefinement(
-            width=8 * c, epsilon=bn_epsilon, name=f"{prefix}_attention_refinement"
+            width=8 * c, epsilon=bn_epsilon, name=f"{prefix}_{ATTENTION_REFINEMENT_LAYER}"
         )(initial)
         attention = keras.layers.Activation("linear", dtype="float32", name=f"{prefix}_attention")(
             refined
@@ -381,7 +393,7 @@ def JAANet(
         implementation=local_implementation,
         reduction=local_reduction,
         epsilon=bn_epsilon,
-        name=f"{prefix}_local",
+        name=f"{prefix}_{LOCAL_BRANCHES_LAYER}",
     )([pool2, local_maps])
     local = keras.layers.Flatten(name=f"{prefix}_local_flatten")(local)
 
@@ -389,7 +401,7 @@ def JAANet(
     features = keras.layers.Concatenate(name=f"{prefix}_au_features")(
         [align, global_features, local]
     )
-    au = apply_au_head(features, num_aus, d, name=f"{prefix}_au")
+    au = apply_au_head(features, num_aus, d, name=f"{prefix}_{AU_HEAD}")
 
     outputs = {"au": au, "landmarks": landmarks, "attention": attention, **outputs}
     return keras.Model({"image": image}, outputs, name=name)

@@ -35,9 +35,15 @@ RELU_INITIALIZER = "he_uniform"
 layers (Glorot, Keras' default, halves its variance at every layer: the randomly initialised
 network then outputs a constant). Pretrained weights replace it whenever a file is given."""
 
-_KERAS_FC_NAMES = {"fc1": "fc6", "fc2": "fc7"}
+VGG_CONV_NAME = re.compile(r"^block(\d)_conv(\d)$")
+"""A VGG convolution's name after its stream's prefix, ``block<g>_conv<i>`` (group g, i-th
+convolution; ``keras.applications``' names): ``enet_block3_conv1``."""
+
+VGG_FC_LAYERS: tuple[str, ...] = ("fc6", "fc7")
+"""A VGG stream's fully connected layers after its prefix (Caffe's names): ``aunet_fc6``."""
+
+_KERAS_FC_NAMES = dict(zip(("fc1", "fc2"), VGG_FC_LAYERS, strict=True))
 _CAFFE_CONV = re.compile(r"^conv(\d)_(\d)$")
-_KERAS_CONV = re.compile(r"^block(\d)_conv(\d)$")
 
 
 def check_depth(depth: int) -> tuple[int, ...]:
@@ -211,14 +217,14 @@ def check_input_size(input_size: int | Sequence[int], name: str = "input_size") 
 def _canonical_name(name: str) -> str | None:
     """Maps a file's layer name to tfau's suffix (``block1_conv1``, ``fc6``, ``fc7``)."""
     name = name.split("/")[-1]
-    if _KERAS_CONV.match(name):
+    if VGG_CONV_NAME.match(name):
         return name
     caffe = _CAFFE_CONV.match(name)
     if caffe:
         return f"block{caffe.group(1)}_conv{caffe.group(2)}"
     if name in _KERAS_FC_NAMES:
         return _KERAS_FC_NAMES[name]
-    if name in ("fc6", "fc7"):
+    if name in VGG_FC_LAYERS:
         return name
     return None
 
@@ -272,7 +278,7 @@ def read_vgg_weights(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
                 for g, n in enumerate(VGG_GROUP_SIZES[sizes], 1)
                 for i in range(1, n + 1)
             ]
-            targets = [*conv_names, "fc6", "fc7"]
+            targets = [*conv_names, *VGG_FC_LAYERS]
             for target, source in zip(targets, convs + denses[:2], strict=False):
                 variables = layers[source]["vars"]
                 weights[target] = [np.asarray(variables[k]) for k in sorted(variables, key=int)]
@@ -367,7 +373,7 @@ def vgg_weights_from_model(model: keras.Model, prefix: str) -> dict[str, list[np
     weights = {}
     for layer in model.layers:
         suffix = layer.name.removeprefix(f"{prefix}_")
-        if suffix != layer.name and (_KERAS_CONV.match(suffix) or suffix in ("fc6", "fc7")):
+        if suffix != layer.name and (VGG_CONV_NAME.match(suffix) or suffix in VGG_FC_LAYERS):
             weights[suffix] = [np.asarray(w) for w in layer.get_weights()]
     if "block1_conv1" not in weights:
         raise ValueError(f"Model {model.name!r} has no VGG stream named {prefix!r}.")
@@ -408,7 +414,7 @@ def assign_vgg_weights(
     file_channels = int(weights[last_conv][0].shape[-1])
     loaded = []
     for prefix in prefixes:
-        stream_convs = [n for n in layers if _KERAS_CONV.match(n.removeprefix(f"{prefix}_"))]
+        stream_convs = [n for n in layers if VGG_CONV_NAME.match(n.removeprefix(f"{prefix}_"))]
         stream_convs = [n for n in stream_convs if n.startswith(f"{prefix}_block")]
         missing = [n for n in stream_convs if n.removeprefix(f"{prefix}_") not in weights]
         if missing:

@@ -25,8 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfau.models.eacnet import HEAD_FC_LAYER
 from tfau.training.config import Stage, TrainConfig
-from tfau.training.recipes.vgg import AU_HEAD_LAYERS
 from tfau.training.run import HandoverContext, register_handover, run_stages
 
 
@@ -166,7 +166,7 @@ def feature_model(model: keras.Model, layer: str | None = None) -> keras.Model:
         >>> feature_model(eacnet).output["features"].shape  # doctest: +SKIP
         (None, 2048)
     """
-    name = layer or f"{model.name}_{AU_HEAD_LAYERS[0]}"
+    name = layer or f"{model.name}_{HEAD_FC_LAYER}"
     try:
         output = model.get_layer(name).output
     except ValueError:

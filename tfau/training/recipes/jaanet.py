@@ -22,6 +22,11 @@ import keras
 import numpy as np
 
 from tfau.layers import LandmarkAttention
+from tfau.models.jaanet import (
+    ATTENTION_REFINEMENT_LAYER,
+    AU_CLASSIFIER_LAYER,
+    LOCAL_BRANCHES_LAYER,
+)
 from tfau.training.config import Stage
 from tfau.training.run import HandoverContext, register_handover
 
@@ -50,9 +55,9 @@ JAANET_STAGES: tuple[Stage, ...] = (
 #: index ``au * k + j`` (grouped branches), ``"class_major"``: ``j * A + au`` (the head's
 #: ``A`` absent logits, then the ``A`` present logits).
 JAANET_PER_AU_LAYERS: dict[str, str] = {
-    "attention_refinement": "au_major",
-    "local": "au_major",
-    "au_fc2": "class_major",
+    ATTENTION_REFINEMENT_LAYER: "au_major",
+    LOCAL_BRANCHES_LAYER: "au_major",
+    AU_CLASSIFIER_LAYER: "class_major",
 }
 
 

@@ -1,8 +1,9 @@
 """VGG weight hand-overs, shared by EAC-Net's and AUNets' recipes.
 
-A tfau VGG stream ``p`` is the layers ``p_block<g>_conv<i>`` (`tfau.models.vgg`), with fully
-connected ``p_fc6`` / ``p_fc7`` where the network has them; EAC-Net's family (FVGG, E-Net,
-EAC-Net) ends with the AU head ``p_head_fc`` -> ``p_au_logits`` (`AU_HEAD_LAYERS`).
+A tfau VGG stream ``p`` is the layers ``p_block<g>_conv<i>`` (`tfau.models.vgg.VGG_CONV_NAME`),
+with fully connected ``p_fc6`` / ``p_fc7`` (`VGG_FC_LAYERS`) where the network has them;
+EAC-Net's family (FVGG, E-Net, EAC-Net) ends with the AU head ``p_head_fc`` -> ``p_au_logits``
+(`tfau.models.eacnet.AU_HEAD_LAYERS`).
 `transfer_vgg_encoder` copies one model's stream into every stream of another; the
 ``"vgg_encoder"`` hand-over does it between two stages.
 
@@ -15,15 +16,9 @@ from __future__ import annotations
 
 import keras
 
-# The VGG builders' own layer names; to be exported publicly by tfau.models.vgg.
-from tfau.models.vgg import _KERAS_CONV as VGG_CONV_NAME
-from tfau.models.vgg import _KERAS_FC_NAMES
+from tfau.models.eacnet import AU_HEAD_LAYERS
+from tfau.models.vgg import VGG_CONV_NAME, VGG_FC_LAYERS
 from tfau.training.run import HandoverContext, register_handover
-
-#: Fully connected layers of a VGG stream, by their tfau names.
-VGG_FC_LAYERS: tuple[str, ...] = tuple(_KERAS_FC_NAMES.values())
-#: The AU head of EAC-Net's networks (FVGG, E-Net, EAC-Net): fc 2048, then the AU logits.
-AU_HEAD_LAYERS: tuple[str, ...] = ("head_fc", "au_logits")
 
 
 def vgg_stream_prefixes(model: keras.Model) -> tuple[str, ...]:
