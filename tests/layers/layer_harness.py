@@ -3,8 +3,9 @@
 ``run_layer_test`` builds a layer from its constructor arguments, gives it random weights and
 checks, in one call: the config and JSON round trips, the symbolic call against
 ``compute_output_shape`` and the eager call, a ``.keras`` round trip inside a functional model,
-one ``fit`` step, mixed precision and XLA. A layer's own test file then adds only what is
-special to it: numbers against a plain reference, the papers' sizes, error messages.
+one compiled training step (``train_on_batch``), mixed precision and XLA. A layer's own test
+file then adds only what is special to it: numbers against a plain reference, the papers'
+sizes, error messages.
 """
 
 import fnmatch
