@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 
 from tfau.cli.main import main
-from tfau.model_files import read_model_info
+from tfau.model_files import load_keras_model, read_model_info
 from tfau.synth import BP4D_AUS
+from tfau.training import TrainConfig, Trainer
 from tfau.training.protocol import run_cv
 
 
@@ -184,7 +185,23 @@ def test_tfau_train_runs_the_stages_of_a_json_config(synth_data_dir, tiny_config
     assert main(["evaluate", "--run_dir", run_dir, "--data_dir", synth_data_dir]) == 0
     (evaluation,) = [n for n in os.listdir(run_dir) if n.startswith("eval_")]
     with open(os.path.join(run_dir, evaluation)) as f:
-        assert len(json.load(f)["f1"]) == len(BP4D_AUS)
+        evaluated = json.load(f)
+    assert len(evaluated["f1"]) == len(BP4D_AUS)
+    # The same scores as a Trainer of the last stage's config evaluating that model (what
+    # `tfau evaluate` built before), which takes DRML's mean from the training split itself.
+    last = TrainConfig.load(os.path.join(stage_dirs[1], "config.json"))
+    trainer = Trainer(
+        last.replace(stages=None),
+        model=load_keras_model(model_path),
+        data_dir=synth_data_dir,
+        run_dir=str(tmp_path / "trainer"),
+    )
+    assert trainer.mean is not None
+    expected = trainer.evaluate(evaluated["split"])
+    for key in ("split", "aus", "num_examples"):
+        assert evaluated[key] == expected[key]
+    for key in ("f1", "accuracy", "auc", "mean_f1"):
+        np.testing.assert_allclose(evaluated[key], expected[key], rtol=1e-6)
     empty = tmp_path / "empty"
     empty.mkdir()
     shutil.copy(os.path.join(run_dir, "config.json"), empty)

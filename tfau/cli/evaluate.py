@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Runs ``tfau evaluate``: prints a per-AU table and writes JSON results."""
     from tfau.training import TrainConfig, Trainer
+    from tfau.training.trainer import evaluate_model_file
 
     config_path = os.path.join(args.run_dir, "config.json")
     if not os.path.exists(config_path):
@@ -49,18 +50,17 @@ def run(args: argparse.Namespace) -> int:
     config = config.replace(strategy="default", stages=None)
     model_path = os.path.join(args.run_dir, "model.keras")
     if os.path.exists(model_path):
-        from tfau.model_files import load_keras_model
-
-        model = load_keras_model(model_path)
-        trainer = Trainer(config, model=model, data_dir=args.data_dir, run_dir=args.run_dir)
+        # The model and its model.json (AUs, training mean): no Trainer, no training data.
+        results = evaluate_model_file(model_path, config, args.split, args.data_dir)
     else:
+        # A checkpoint is the Trainer's (model, optimizer, step); the mean is its data's.
         trainer = Trainer(config, data_dir=args.data_dir, run_dir=args.run_dir)
         if trainer.restore() == 0:
             checkpoints = os.path.join(args.run_dir, "checkpoints")
             raise FileNotFoundError(
                 f"No model.keras in {args.run_dir!r} and no checkpoint in {checkpoints!r}."
             )
-    results = trainer.evaluate(args.split)
+        results = trainer.evaluate(args.split)
     print(f"{'AU':>6} {'F1':>6} {'Acc':>6} {'AUC':>6}")
     columns = (results["aus"], results["f1"], results["accuracy"], results["auc"])
     for au, f1, acc, auc in zip(*columns, strict=True):

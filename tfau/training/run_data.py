@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfau.training.config import TrainConfig
+
 
 def filter_subjects(dataset: tf.data.Dataset, subjects: Sequence[str]) -> tf.data.Dataset:
     """Keeps the examples whose ``subject`` feature is one of ``subjects`` (a tf.data filter).
@@ -94,6 +96,36 @@ def select_aus(
     selected.config = getattr(pipeline, "config", None)  # type: ignore[attr-defined]
     selected.__name__ = f"{getattr(pipeline, '__name__', 'pipeline')}_aus"
     return selected
+
+
+def run_pipeline(
+    config: TrainConfig,
+    data_dir: str | None = None,
+    pipeline: Callable[..., tf.data.Dataset] | None = None,
+) -> tuple[Callable[..., tf.data.Dataset], list[int] | None]:
+    """The pipeline a run of ``config`` feeds its network, and the label columns it keeps.
+
+    Args:
+        config: the run's `tfau.training.TrainConfig`.
+        data_dir: TFDS data directory (for ``config.aus``' columns).
+        pipeline: the pipeline to use; None: ``tfau.data.get_pipeline(config.pipeline or
+            config.model, **config.pipeline_kwargs)``.
+
+    Returns:
+        ``(pipeline, columns)``: with ``config.aus``, the pipeline keeps only their label
+        columns (`select_aus`) and ``columns`` lists them; else ``columns`` is None.
+
+    Example:
+        >>> pipeline, columns = run_pipeline(hydranet_config)  # doctest: +SKIP
+    """
+    if pipeline is None:
+        import tfau.data
+
+        pipeline = tfau.data.get_pipeline(config.pipeline or config.model, **config.pipeline_kwargs)
+    if config.aus is None:
+        return pipeline, None
+    columns = au_columns(config.dataset, config.aus, data_dir)
+    return select_aus(pipeline, columns), columns
 
 
 @dataclasses.dataclass(eq=False)

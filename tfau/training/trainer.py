@@ -25,7 +25,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from tfau.training.building import build_model, building_scope
 from tfau.training.config import TrainConfig
 from tfau.training.optimizers import make_optimizer
 from tfau.training.progress import TrainingProgress
-from tfau.training.run_data import RunData, au_columns, dataset_aus, select_aus
+from tfau.training.run_data import RunData, dataset_aus, run_pipeline
 from tfau.training.strategy import is_chief, make_strategy, worker_id
 
 #: Epoch ``e`` uses pipeline seed ``seed + EPOCH_SEED_STRIDE * e``.
@@ -45,6 +45,120 @@ EPOCH_SEED_STRIDE = 1_000_003
 
 class NaNLossError(FloatingPointError):
     """Raised when the training loss is NaN or infinite; the message names step and batch."""
+
+
+def predict_examples(
+    predict: Callable[[Any], Mapping[str, Any]],
+    pipeline: Callable[..., tf.data.Dataset],
+    examples: tf.data.Dataset,
+    *,
+    batch_size: int,
+    mean: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and AU probabilities of every example, through ``pipeline``'s test-time path.
+
+    Args:
+        predict: ``fn(inputs) -> outputs`` with an ``"au"`` output, e.g. a ``tf.function``
+            of ``model(inputs, training=False)``.
+        pipeline: the network's pipeline (`tfau.training.run_data.run_pipeline`).
+        examples: TFDS examples (`tfau.data.load_split`).
+        batch_size: examples per batch.
+        mean: training RGB mean for pipelines that subtract it.
+
+    Returns:
+        ``(labels, probabilities)``, both ``(examples, num_aus)`` numpy arrays.
+    """
+    dataset = pipeline(examples, training=False, batch_size=batch_size, mean=mean)
+    labels, probabilities = [], []
+    for inputs, targets in dataset:
+        labels.append(targets["au"].numpy())
+        probabilities.append(np.asarray(predict(inputs)["au"], np.float32))
+    return np.concatenate(labels), np.concatenate(probabilities)
+
+
+def au_scores(
+    labels: np.ndarray, probabilities: np.ndarray, *, split: str, au_names: Sequence[str]
+) -> dict[str, Any]:
+    """Per-AU F1-frame, accuracy and AUC of ``predict_examples``' output.
+
+    Returns:
+        ``{"split", "aus", "f1", "accuracy", "auc", "mean_f1", "mean_accuracy",
+        "mean_auc", "num_examples"}``; per-AU values are lists, AUC NaN where an AU has a
+        single class.
+    """
+    from tfau.metrics import accuracy, f1_frame, roc_auc
+
+    f1 = f1_frame(labels, probabilities)
+    acc = accuracy(labels, probabilities)
+    auc = roc_auc(labels, probabilities)
+    return {
+        "split": split,
+        "aus": list(au_names),
+        "f1": f1.tolist(),
+        "accuracy": acc.tolist(),
+        "auc": auc.tolist(),
+        "mean_f1": float(np.mean(f1)),
+        "mean_accuracy": float(np.mean(acc)),
+        "mean_auc": float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan"),
+        "num_examples": int(labels.shape[0]),
+    }
+
+
+def au_column_names(aus: Sequence[int], num_aus: int) -> list[str]:
+    """``AU1``... for the AUs of ``num_aus`` label columns; ``au0``... when they do not match."""
+    if len(aus) != num_aus:
+        return [f"au{i}" for i in range(num_aus)]
+    return [f"AU{a}" for a in aus]
+
+
+def evaluate_model_file(
+    path: str | os.PathLike[str],
+    config: TrainConfig,
+    split: str | None = None,
+    data_dir: str | None = None,
+) -> dict[str, Any]:
+    """`Trainer.evaluate` of a saved model, without a Trainer: no optimizer, no training data.
+
+    The model and its `tfau.model_files.ModelInfo` (AUs, training mean) are read from
+    ``path``; the examples go through the pipeline a run of ``config`` feeds the network.
+
+    Args:
+        path: a ``.keras`` file saved with its ``model.json`` (a `tfau train` / `tfau cv` run).
+        config: the config that trained it (a staged run's last stage).
+        split: the split to score; None: ``config.test_split``.
+        data_dir: TFDS data directory.
+
+    Returns:
+        As `Trainer.evaluate`.
+
+    Raises:
+        FileNotFoundError: ``path`` has no ``model.json`` beside it.
+
+    Example:
+        >>> results = evaluate_model_file("runs/drml/model.keras", config)  # doctest: +SKIP
+        >>> results["mean_f1"]  # doctest: +SKIP
+    """
+    import tfau.data
+    from tfau.model_files import info_path, load_keras_model, read_model_info
+
+    info = read_model_info(path)
+    if info is None:
+        raise FileNotFoundError(
+            f"{path} has no {info_path(path).name} beside it (its AUs and training mean): "
+            "tfau training writes both."
+        )
+    model = load_keras_model(path)
+    split = split or config.test_split
+    pipeline, _ = run_pipeline(config, data_dir)
+    labels, probabilities = predict_examples(
+        tf.function(lambda inputs: model(inputs, training=False)),
+        pipeline,
+        tfau.data.load_split(config.dataset, split, data_dir),
+        batch_size=config.batch_size,
+        mean=info.mean,
+    )
+    names = au_column_names(info.aus, labels.shape[1])
+    return au_scores(labels, probabilities, split=split, au_names=names)
 
 
 class Trainer:
@@ -89,8 +203,6 @@ class Trainer:
     ) -> None:
         import keras
 
-        import tfau.data
-
         self.config = config
         self.data_dir = data_dir
         self.run_dir = run_dir or config.run_dir
@@ -116,14 +228,8 @@ class Trainer:
         self.data = data
         self.train_examples = data.train
         self.num_train_examples = data.num_train
-        self.pipeline = pipeline or tfau.data.get_pipeline(
-            config.pipeline or config.model, **config.pipeline_kwargs
-        )
         #: Label columns of ``config.aus`` (None: every column of the dataset).
-        self.au_columns = None
-        if config.aus is not None:
-            self.au_columns = au_columns(config.dataset, config.aus, data_dir)
-            self.pipeline = select_aus(self.pipeline, self.au_columns)
+        self.pipeline, self.au_columns = run_pipeline(config, data_dir, pipeline)
         pipeline_config = getattr(self.pipeline, "config", None)
         self.mean = None
         if pipeline_config is not None and pipeline_config.normalization == "mean":
@@ -411,17 +517,13 @@ class Trainer:
         self, examples: tf.data.Dataset, batch_size: int | None = None
     ) -> tuple[Any, Any]:
         """`predict_split` on TFDS examples (e.g. ``self.data.validation``)."""
-        dataset = self.pipeline(
+        return predict_examples(
+            self._predict,
+            self.pipeline,
             examples,
-            training=False,
             batch_size=batch_size or self.config.batch_size,
             mean=self.mean,
         )
-        labels, probabilities = [], []
-        for inputs, targets in dataset:
-            labels.append(targets["au"].numpy())
-            probabilities.append(np.asarray(self._predict(inputs)["au"], np.float32))
-        return np.concatenate(labels), np.concatenate(probabilities)
 
     def evaluate(self, split: str | None = None) -> dict[str, Any]:
         """Per-AU F1-frame, accuracy and AUC on ``split`` (default ``config.test_split``).
@@ -439,22 +541,7 @@ class Trainer:
         return self._scores(*self.predict_examples(examples), name)
 
     def _scores(self, labels: Any, probabilities: Any, split: str) -> dict[str, Any]:
-        from tfau.metrics import accuracy, f1_frame, roc_auc
-
-        f1 = f1_frame(labels, probabilities)
-        acc = accuracy(labels, probabilities)
-        auc = roc_auc(labels, probabilities)
-        return {
-            "split": split,
-            "aus": self.au_names(),
-            "f1": f1.tolist(),
-            "accuracy": acc.tolist(),
-            "auc": auc.tolist(),
-            "mean_f1": float(np.mean(f1)),
-            "mean_accuracy": float(np.mean(acc)),
-            "mean_auc": float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan"),
-            "num_examples": int(labels.shape[0]),
-        }
+        return au_scores(labels, probabilities, split=split, au_names=self.au_names())
 
     def aus(self) -> tuple[int, ...]:
         """The AUs this run trains: ``config.aus``, else every AU of the dataset, as numbers.
@@ -473,6 +560,4 @@ class Trainer:
             aus = self.aus()
         except ValueError:
             aus = ()
-        if len(aus) != self.num_aus:
-            return [f"au{i}" for i in range(self.num_aus)]
-        return [f"AU{a}" for a in aus]
+        return au_column_names(aus, self.num_aus)
