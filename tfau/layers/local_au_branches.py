@@ -70,8 +70,8 @@ class LocalAUBranches(keras.layers.Layer):
     from the same weights:
 
     - ``"per_au"``: each AU's branch runs on its own tensors, one native convolution per AU
-      (kernel slices) and its own slice of the BatchNorm. On a CPU this is the faster one:
-      TensorFlow's grouped convolutions (oneDNN) are not faster here.
+      (the weights split into per-AU pieces) and its own fused BatchNorm. On a CPU this is
+      the faster one: TensorFlow's grouped convolutions (oneDNN) are not faster here.
     - ``"grouped"``: the attention-weighted features of all AUs stacked along the channels and
       each convolution run as one native grouped ``tf.nn.conv2d`` (not
       ``Conv2D(groups=...)``, which Keras routes through XLA). The graph does not grow with
@@ -233,42 +233,60 @@ class LocalAUBranches(keras.layers.Layer):
                     )
                 in_per_au = filters
 
-    def _convolve(self, x, index, stride, units=slice(None)):
-        """One native convolution; grouped when ``x`` holds all AUs' channels, else on the
-        kernel slice ``units`` of one AU."""
-        kernel = ops.cast(self.kernels[index][..., units], x.dtype)
-        x = _patches.grouped_conv2d_any(_pad(x, stride), kernel, stride, _padding(stride))
-        return x + ops.cast(self.biases[index][units], x.dtype)
+    def _conv_bn_relu(self, branches, index, stride, training):
+        """Convolution ``index`` -> BatchNorm -> ReLU of every branch.
 
-    def _normalize(self, x, index, units, training, batch_statistics):
-        """BatchNorm of the channels ``units`` (float32 statistics, as Keras' BatchNorm);
-        in training, appends the batch ``(mean, variance)`` to ``batch_statistics``."""
-        x32 = ops.cast(x, "float32")
+        The weights are split into one piece per branch with one ``Split`` each (its gradient
+        is one concatenation; slicing per branch would pad each slice's gradient to the whole
+        variable and sum them). The BatchNorm is the fused op: in training on the batch
+        statistics (moving averages updated as Keras'), in inference on the moving ones with
+        the bias moved into the mean (``BN(conv + b)`` with mean ``m`` is ``BN(conv)`` with
+        mean ``m - b``), so that TensorFlow's graph optimizer fuses convolution, BatchNorm and
+        ReLU into one op.
+        """
+
+        def pieces(weight):
+            return tf.split(weight, len(branches), axis=-1) if len(branches) > 1 else [weight]
+
+        kernels, biases = pieces(self.kernels[index]), pieces(self.biases[index])
+        gammas, betas = pieces(self.gammas[index]), pieces(self.betas[index])
+        if not training:
+            bias = ops.cast(self.biases[index], "float32")
+            means = pieces(self.moving_means[index] - bias)
+            variances = pieces(self.moving_variances[index])
+        dtype = branches[0].dtype
+        outputs, statistics = [], []
+        for branch, x in enumerate(branches):
+            kernel = ops.cast(kernels[branch], dtype)
+            x = _patches.grouped_conv2d_any(_pad(x, stride), kernel, stride, _padding(stride))
+            if training:
+                bias = ops.cast(biases[branch], dtype)
+                # BiasAdd fuses with Conv2D; a grouped Conv2D (oneDNN) keeps a plain add, see
+                # _patches.grouped_conv2d.
+                x = tf.nn.bias_add(x, bias) if self.implementation == "per_au" else x + bias
+                x, mean, variance = _patches.fused_batch_norm(
+                    ops.cast(x, "float32"), gammas[branch], betas[branch], self.epsilon
+                )
+                statistics.append((mean, variance))
+            else:
+                x, _, _ = _patches.fused_batch_norm(
+                    ops.cast(x, "float32"),
+                    gammas[branch],
+                    betas[branch],
+                    self.epsilon,
+                    means[branch],
+                    variances[branch],
+                )
+            outputs.append(ops.relu(ops.cast(x, dtype)))
         if training:
-            mean, variance = ops.moments(x32, axes=[0, 1, 2])
-            batch_statistics.append((mean, variance))
-        else:
-            mean = self.moving_means[index][units]
-            variance = self.moving_variances[index][units]
-        normalized = ops.batch_normalization(
-            x32,
-            mean,
-            variance,
-            axis=-1,
-            offset=self.betas[index][units],
-            scale=self.gammas[index][units],
-            epsilon=self.epsilon,
-        )
-        return ops.relu(ops.cast(normalized, x.dtype))
-
-    def _update_moving_statistics(self, index, batch_statistics):
-        mean = ops.concatenate([m for m, _ in batch_statistics], axis=0)
-        variance = ops.concatenate([v for _, v in batch_statistics], axis=0)
-        for moving, batch in (
-            (self.moving_means[index], mean),
-            (self.moving_variances[index], variance),
-        ):
-            moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
+            _patches.update_moving_statistics(
+                self.moving_means[index],
+                self.moving_variances[index],
+                ops.concatenate([mean for mean, _ in statistics], axis=0),
+                ops.concatenate([variance for _, variance in statistics], axis=0),
+                self.momentum,
+            )
+        return outputs
 
     def call(self, inputs, training=None):
         features, maps = inputs
@@ -276,7 +294,7 @@ class LocalAUBranches(keras.layers.Layer):
         training = bool(training) and self.trainable
         if self.implementation == "per_au":
             # Each AU's branch runs on its own tensors: no concatenation between stages.
-            branches = [features * maps[..., au : au + 1] for au in range(self.num_aus)]
+            branches = [features * au_map for au_map in tf.split(maps, self.num_aus, axis=-1)]
         else:
             # (B, H, W, 1, C) * (B, H, W, A, 1) -> AU-major channels, the grouped layout.
             weighted = features[..., None, :] * maps[..., :, None]
@@ -288,19 +306,13 @@ class LocalAUBranches(keras.layers.Layer):
         for _ in self.filters:
             for _ in range(self.convs_per_stage):
                 stride = self.first_stride if index == 0 else 1
-                width = self.kernels[index].shape[-1] // len(branches)
-                batch_statistics = []
-                for branch, x in enumerate(branches):
-                    units = slice(branch * width, (branch + 1) * width)
-                    x = self._convolve(x, index, stride, units)
-                    branches[branch] = self._normalize(x, index, units, training, batch_statistics)
-                if training:
-                    self._update_moving_statistics(index, batch_statistics)
+                branches = self._conv_bn_relu(branches, index, stride, training)
                 index += 1
             branches = [ops.max_pool(x, 2, strides=2, padding="valid") for x in branches]
-        reduce = ops.sum if self.reduction == "sum" else ops.mean
         if self.implementation == "per_au":
-            return reduce(ops.stack(branches, axis=0), axis=0)
+            total = tf.add_n(branches)
+            return total if self.reduction == "sum" else total / self.num_aus
+        reduce = ops.sum if self.reduction == "sum" else ops.mean
         x = branches[0]
         out_height, out_width = ops.shape(x)[1], ops.shape(x)[2]
         per_au = ops.reshape(x, (-1, out_height, out_width, self.num_aus, self.filters[-1]))
