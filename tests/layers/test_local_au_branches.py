@@ -19,46 +19,41 @@ def _inputs(seed=0, size=12, channels=4, num_aus=3):
 
 
 def _reference(layer, features, maps, training):
-    """The straightforward per-AU loop with Keras layers and the layer's weight slices."""
-    num_aus = maps.shape[-1]
+    """The straightforward per-AU loop with Keras layers and the layer's weight slices.
+
+    Returns the summed branches and, per (convolution, AU), the moving mean and variance of
+    the Keras BatchNormalization after the call.
+    """
+    convs, batch_norms, moving = {}, {}, {}
     total = 0.0
-    batch_norms = {}
-    for au in range(num_aus):
+    for au in range(maps.shape[-1]):
         x = features * maps[..., au : au + 1]
         index = 0
         for filters in layer.filters:
             for _ in range(layer.convs_per_stage):
                 units = slice(au * filters, (au + 1) * filters)
-                stride = layer.first_stride if index == 0 else 1
-                conv = keras.layers.Conv2D(filters, 3, strides=stride, padding="valid")
-                x = keras.layers.ZeroPadding2D(1)(x)
-                conv.build(x.shape)
-                conv.set_weights(
-                    [
-                        layer.kernels[index].numpy()[..., units],
-                        layer.biases[index].numpy()[units],
-                    ]
+                x = keras.ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+                if index not in convs:  # one Keras layer per convolution, reused by the AUs
+                    stride = layer.first_stride if index == 0 else 1
+                    convs[index] = keras.layers.Conv2D(filters, 3, strides=stride)
+                    convs[index].build(x.shape)
+                    batch_norms[index] = keras.layers.BatchNormalization(epsilon=layer.epsilon)
+                    batch_norms[index].build((*x.shape[:-1], filters))
+                convs[index].set_weights(
+                    [layer.kernels[index].numpy()[..., units], layer.biases[index].numpy()[units]]
                 )
-                x = conv(x)
-                batch_norm = keras.layers.BatchNormalization(epsilon=layer.epsilon)
-                batch_norm.build(x.shape)
-                batch_norm.set_weights(
-                    [
-                        w[index].numpy()[units]
-                        for w in (
-                            layer.gammas,
-                            layer.betas,
-                            layer.moving_means,
-                            layer.moving_variances,
-                        )
-                    ]
+                batch_norm = batch_norms[index]
+                statistics = (layer.gammas, layer.betas, layer.moving_means, layer.moving_variances)
+                batch_norm.set_weights([w[index].numpy()[units] for w in statistics])
+                x = keras.ops.relu(batch_norm(convs[index](x), training=training))
+                moving[index, au] = (
+                    batch_norm.moving_mean.numpy(),
+                    batch_norm.moving_variance.numpy(),
                 )
-                x = keras.ops.relu(batch_norm(x, training=training))
-                batch_norms[index, au] = batch_norm
                 index += 1
-            x = keras.layers.MaxPooling2D(2)(x)
+            x = keras.ops.max_pool(x, 2)
         total = total + np.asarray(x)
-    return total, batch_norms
+    return total, moving
 
 
 @pytest.mark.parametrize("implementation", ["per_au", "grouped"])
@@ -80,20 +75,17 @@ def test_matches_a_per_au_keras_loop(implementation, first_stride, training):
         beta.assign(rng.normal(size=beta.shape))
         mean.assign(rng.normal(size=mean.shape))
         variance.assign(rng.uniform(0.5, 2, variance.shape))
-    expected, batch_norms = _reference(layer, features, maps, training)
+    expected, moving = _reference(layer, features, maps, training)
     output = layer([features, maps], training=training)
     assert output.shape == (2, 1, 1, 7) == expected.shape
     np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
     # The moving statistics move as Keras' BatchNormalization's (only in training).
-    for (index, au), batch_norm in batch_norms.items():
-        units = slice(au * batch_norm.gamma.shape[0], (au + 1) * batch_norm.gamma.shape[0])
-        for moving, reference in (
-            (layer.moving_means[index], batch_norm.moving_mean),
-            (layer.moving_variances[index], batch_norm.moving_variance),
+    for (index, au), reference in moving.items():
+        units = slice(au * reference[0].shape[0], (au + 1) * reference[0].shape[0])
+        for variable, want in zip(
+            (layer.moving_means[index], layer.moving_variances[index]), reference, strict=True
         ):
-            np.testing.assert_allclose(
-                moving.numpy()[units], reference.numpy(), rtol=1e-4, atol=1e-5
-            )
+            np.testing.assert_allclose(variable.numpy()[units], want, rtol=1e-4, atol=1e-5)
 
 
 def test_parameter_count_is_one_branch_per_au():
