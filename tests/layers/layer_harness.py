@@ -269,7 +269,8 @@ def _check_mixed_precision(layer_cls, init_kwargs, reference, data, inputs, pack
     assert set(promised) == {layer.compute_dtype}, f"{policy}: symbolic dtypes {promised}"
     for training in (False, True):
         got = keras.tree.flatten(layer(pack(data), training=training))
-        assert [keras.backend.standardize_dtype(t.dtype) for t in got] == promised
+        eager = [keras.backend.standardize_dtype(t.dtype) for t in got]
+        assert eager == promised, f"{policy}: eager dtypes {eager}, symbolic {promised}"
         want = _numpy(reference(pack(data), training=training))
         for g, w in zip(got, want, strict=True):
             g = np.asarray(tf.cast(g, "float32"))
