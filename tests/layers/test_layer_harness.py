@@ -80,6 +80,7 @@ def test_a_correct_layer_passes():
         ),
     ],
 )
+@pytest.mark.filterwarnings("ignore:Gradients do not exist for variables")  # UnusedWeight's
 def test_a_broken_layer_fails_the_right_check(layer_cls, checks, message):
     with pytest.raises(AssertionError, match=message):
         run_layer_test(layer_cls, dict(units=2), INPUTS, (2, 4, 2), input_shape=(None, 3), **checks)
