@@ -1,20 +1,30 @@
-"""Training and inference speed of the paper networks at their papers' input sizes on this CPU.
+"""Training and inference speed of the paper networks at their papers' input sizes, beside the
+authors' code in the same process.
 
 For each network (``tfau.models`` registry name, at its paper's input size: DRML 170, JAA-Net
-176, EAC-Net / AUNets 224, PAttNet 9 x 100 x 100) times
+176, EAC-Net / AUNets 224, PAttNet 9 x 100 x 100 with one AU as the authors train it) times
 
-- one training step: forward, loss, backward and an SGD-with-momentum update (as the papers)
-  inside one compiled ``tf.function``; JAA-Net trains on its paper losses (eq. 1 with
-  lambda1 = 0.5 and lambda2 = 1e-7), the others on a sigmoid cross-entropy of their ``"au"``
-  output against random labels;
-- inference (``training=False``) at batch 1 and 32,
+- one training step: forward, loss, backward and the authors' optimizer update (JAA-Net: SGD
+  with Nesterov momentum and weight decay; DRML: SGD with momentum and weight decay; AUNet:
+  Adam; others: SGD with momentum) inside one compiled ``tf.function``; JAA-Net trains on its
+  paper losses (eq. 1 with the authors' weights), the others on a sigmoid cross-entropy of
+  their ``"au"`` output against random labels; batches as the authors' (JAA-Net, AUNet,
+  PAttNet 8; DRML 16);
+- inference (``training=False``) at batch 1 and a large batch (32; 8 for the VGG networks),
 
-each as the median of ``--steps`` calls after two warm-up calls, with 2 intra-op threads (the
-setting of ``/work/shared/reference/performance.md``, whose authors' PyTorch numbers are
-printed beside ours with the ratio ``authors' ms / tfau ms``: above 1 means tfau is faster).
-The variants' steps are interleaved call by call so that load changes on a shared machine hit
-them alike; the process CPU time divided by the threads is printed beside the wall time (it
-estimates the wall time of an idle machine). ``uptime`` is printed at the start and the end.
+each as the median of ``--steps`` calls after two warm-up calls, 2 threads (TF intra-op 2 /
+inter-op 1, torch ``set_num_threads(2)``).
+
+With ``--authors_dir DIR`` (a folder holding the authors' public code, outside tfau:
+``PyTorch-JAANet``, ``AUNets``, ``DRML``, ``PAttNet``; see ``authors_networks.py`` for what is
+built from each) the authors' networks run beside tfau's in the same process, calls
+alternating (authors, tfau, authors, ...) so that load changes on a shared machine hit both
+alike, and the table gives ``authors / tfau`` per setting (above 1: tfau is faster), from the
+wall-clock medians and from the process CPU-time medians. On a loaded machine the two differ:
+torch's OpenMP threads wait at a barrier after each op for a descheduled partner, which costs
+the authors' many-small-op networks (JAA-Net, the per-box DRML) wall time but little CPU
+time. Without the folder, tfau alone. The date, the CPU model and the load average are printed
+with the table.
 
 A variant is ``Name`` or ``Name:key=value,key=value``: builder keyword arguments (Python
 literals) plus three benchmark keys, ``jit=1`` (``jit_compile=True`` for the train step and
@@ -22,9 +32,9 @@ inference), ``policy=mixed_bfloat16`` (Keras dtype policy while building) and ``
 
 Usage::
 
+    python experiments/benchmarks/models.py --authors_dir /work/authors
     python experiments/benchmarks/models.py --models DRML JAANet --steps 5
     python experiments/benchmarks/models.py --models JAANet JAANet:local_implementation=grouped
-    python experiments/benchmarks/models.py --models JAANet:jit=1 --no-inference
 """
 
 import argparse
@@ -33,6 +43,7 @@ import os
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -52,23 +63,18 @@ PAPER_INPUT = {
     "EACNet": {"input_size": 224},
     "AUNet": {"input_size": 224},
     "HydraNet": {"input_size": 224},
-    "PAttNet": {"input_shape": (9, 100, 100, 3)},
+    "PAttNet": {"input_shape": (9, 100, 100, 3), "num_aus": 1},
 }
-#: Training batch of each network: the batches of performance.md where the authors' numbers
-#: exist, else 8.
+#: Training batch of each network: the authors' (JAA-Net 8, DRML 16 as in reference
+#: performance.md), else 8.
 TRAIN_BATCH = {"DRML": 16, "JAANet": 8}
-INFERENCE_BATCHES = (1, 32)
-#: The authors' PyTorch code on this machine (performance.md), ms per step (low, high).
-AUTHORS_MS = {
-    ("JAANet", "train", 8): (1586, 1686),
-    ("JAANet", "train", 16): (3149, 3376),
-    ("JAANet", "infer", 1): (99, 115),
-    ("JAANet", "infer", 32): (2767, 2859),
-    ("DRML", "train", 16): (466, 481),
-    ("DRML", "train", 64): (1950, 2073),
-    ("DRML", "infer", 1): (22.3, 22.8),
-    ("DRML", "infer", 32): (396, 415),
-}
+#: Inference batches: 1 and a large one (8 for the VGG-16/19 networks at 224).
+INFERENCE_BATCHES = {"FVGG": (1, 8), "ENet": (1, 8), "EACNet": (1, 8), "AUNet": (1, 8)}
+DEFAULT_INFERENCE_BATCHES = (1, 32)
+#: Learning rates of both sides: the authors' except JAA-Net's 0.01, at which random faces and
+#: landmarks drive their landmark head to NaN within a few steps (their attention maps then
+#: fail on NaN centres). The rate does not change the work of a step.
+LEARNING_RATE = {"JAANet": 1e-5, "DRML": 1e-3, "AUNet": 1e-4, "PAttNet": 1e-3}
 _BENCHMARK_KEYS = ("jit", "policy", "batch")
 
 
@@ -118,8 +124,20 @@ def au_output(outputs):
     return outputs["au"] if isinstance(outputs, dict) else outputs
 
 
+def make_optimizer(name: str) -> keras.optimizers.Optimizer:
+    """The authors' optimizer of each network, at ``LEARNING_RATE``."""
+    rate = LEARNING_RATE.get(name, 1e-3)
+    if name == "JAANet":
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    if name == "DRML":
+        return keras.optimizers.SGD(rate, momentum=0.9, weight_decay=5e-4)
+    if name in ("AUNet", "HydraNet"):
+        return keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.999)
+    return keras.optimizers.SGD(rate, momentum=0.9)
+
+
 def make_train_step(name: str, model: keras.Model, jit: bool):
-    optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+    optimizer = make_optimizer(name)
     cross_entropy = keras.losses.BinaryCrossentropy()
     jaanet_au_loss = losses.JAANetAULoss()
 
@@ -131,7 +149,7 @@ def make_train_step(name: str, model: keras.Model, jit: bool):
                 loss = (
                     jaanet_au_loss(labels, outputs["au"])
                     + 0.5 * tf.reduce_mean(losses.alignment_loss(landmarks, outputs["landmarks"]))
-                    + 1e-7
+                    + 1e-4
                     * tf.reduce_mean(
                         losses.attention_refinement_loss(
                             outputs["attention_initial"], outputs["attention"]
@@ -155,32 +173,55 @@ def make_inference(model: keras.Model, jit: bool):
     return infer
 
 
-def timed(function, *args) -> tuple[float, float]:
+def numpy_call(function, *args):
+    """A call that returns once TF's result is computed (torch's calls are synchronous)."""
+
+    def call():
+        return tf.nest.map_structure(lambda t: t.numpy(), function(*args))
+
+    return call
+
+
+def timed(function) -> tuple[float, float]:
     """Wall-clock and process CPU milliseconds of one call."""
     start, start_cpu = time.perf_counter(), time.process_time()
-    result = function(*args)
-    tf.nest.map_structure(lambda t: t.numpy(), result)
+    function()
     return (time.perf_counter() - start) * 1000.0, (time.process_time() - start_cpu) * 1000.0
 
 
 def interleaved(calls: dict, steps: int) -> dict:
     """Two warm-up calls each, then ``steps`` rounds calling every entry once per round;
     returns the median (wall ms, CPU ms) of each entry."""
-    for function, args in calls.values():
+    for function in calls.values():
         for _ in range(2):
-            timed(function, *args)
+            timed(function)
     samples = {key: [] for key in calls}
     for _ in range(steps):
-        for key, (function, args) in calls.items():
-            samples[key].append(timed(function, *args))
+        for key, function in calls.items():
+            samples[key].append(timed(function))
     return {
         key: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
         for key, values in samples.items()
     }
 
 
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+def machine() -> str:
+    """Date, CPU model (lscpu), TensorFlow's oneDNN state and the load average."""
+    model = "unknown CPU"
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        onednn = "with" if _pywrap_util_port.IsMklEnabled() else "without"
+    except (ImportError, AttributeError):
+        onednn = "unknown"
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {model}, {os.cpu_count()} "
+        f"cores; TF {tf.__version__} {onednn} oneDNN; load average {load}"
+    )
 
 
 def main() -> None:
@@ -188,72 +229,115 @@ def main() -> None:
     parser.add_argument(
         "--models",
         nargs="+",
-        default=["DRML", "JAANet", "EACNet", "AUNet", "PAttNet"],
+        default=["JAANet", "DRML", "AUNet", "PAttNet"],
         help="variants: registry names, optionally Name:key=value,... (see the docstring)",
+    )
+    parser.add_argument(
+        "--authors_dir", type=Path, help="folder holding the authors' code (side by side)"
     )
     parser.add_argument("--steps", type=int, default=5, help="timed calls per variant")
     parser.add_argument("--batch", type=int, help="training batch of every variant")
-    parser.add_argument("--threads", type=int, default=2, help="intra-op threads")
-    parser.add_argument("--inter-threads", type=int, default=1, help="inter-op threads")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads (both sides)")
+    parser.add_argument("--inter-threads", type=int, default=1, help="TF inter-op threads")
     parser.add_argument("--no-train", action="store_true", help="skip training")
     parser.add_argument("--no-inference", action="store_true", help="skip inference")
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.inter_threads)
-    print(f"start: {uptime()}", flush=True)
+    print(f"start: {machine()}", flush=True)
 
     rng = np.random.default_rng(0)
-    variants = {}
+    variants, authors = {}, {}
     for spec in args.models:
         name, kwargs, options = parse_variant(spec)
         model = build(name, kwargs, options)
         print(f"{spec}: {model.count_params():,} parameters", flush=True)
         variants[spec] = (name, model, options)
+    if args.authors_dir:
+        import torch
+        from authors_networks import authors_network
+
+        torch.set_num_threads(args.threads)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+        for name in dict.fromkeys(name for name, _, _ in variants.values()):
+            network = authors_network(name, args.authors_dir, LEARNING_RATE.get(name, 1e-3))
+            if network is not None:
+                authors[name] = network
+                print(f"authors' {name}: {network.source}", flush=True)
+
+    def run(kind: str, batch_of, make_tfau_call) -> list:
+        """Times every variant (and the authors' network of its name) at its batch."""
+        calls = {}
+        for spec, (name, model, options) in variants.items():
+            for batch in batch_of(name, options):
+                calls[(spec, batch, "tfau")] = make_tfau_call(name, model, options, batch)
+                if name in authors:
+                    make = (
+                        authors[name].make_train_step
+                        if kind == "train"
+                        else authors[name].make_infer
+                    )
+                    calls[(spec, batch, "authors")] = make(batch)
+        print(f"timing {kind}: {', '.join(f'{s} {b} {side}' for s, b, side in calls)}", flush=True)
+        times = interleaved(calls, args.steps)
+        rows = []
+        for (spec, batch, side), (ms, cpu_ms) in times.items():
+            if side == "tfau":
+                theirs = times.get((spec, batch, "authors"))
+                rows.append((spec, kind, batch, ms, cpu_ms / args.threads, theirs))
+        return rows
+
+    def train_call(name, model, options, batch):
+        num_aus = au_output(model(random_inputs(model, 1, rng))).shape[-1]
+        labels = tf.constant(rng.integers(0, 2, size=(batch, num_aus)).astype("float32"))
+        landmarks = tf.constant(rng.uniform(40, 136, size=(batch, 49, 2)).astype("float32"))
+        step = make_train_step(name, model, bool(options.get("jit")))
+        return numpy_call(step, random_inputs(model, batch, rng), labels, landmarks)
+
+    def infer_call(name, model, options, batch):
+        infer = make_inference(model, bool(options.get("jit")))
+        return numpy_call(infer, random_inputs(model, batch, rng))
 
     rows = []
     if not args.no_train:
-        calls, batches = {}, {}
-        for spec, (name, model, options) in variants.items():
-            batch = options.get("batch", args.batch or TRAIN_BATCH.get(name, 8))
-            num_aus = au_output(model(random_inputs(model, 1, rng))).shape[-1]
-            labels = tf.constant(rng.integers(0, 2, size=(batch, num_aus)).astype("float32"))
-            landmarks = tf.constant(rng.uniform(40, 136, size=(batch, 49, 2)).astype("float32"))
-            step = make_train_step(name, model, bool(options.get("jit")))
-            calls[spec] = (step, (random_inputs(model, batch, rng), labels, landmarks))
-            batches[spec] = batch
-        for spec, times in interleaved(calls, args.steps).items():
-            rows.append((spec, "train", batches[spec], *times))
-    if not args.no_inference:
-        for batch in INFERENCE_BATCHES:
-            calls = {
-                spec: (
-                    make_inference(model, bool(options.get("jit"))),
-                    (random_inputs(model, batch, rng),),
-                )
-                for spec, (name, model, options) in variants.items()
-            }
-            for spec, times in interleaved(calls, args.steps).items():
-                rows.append((spec, "infer", batch, *times))
-
-    print(
-        f"\n| network | step | batch | wall ms | images/s | CPU ms / {args.threads} threads "
-        "| authors' PyTorch ms | authors / tfau (wall, CPU) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for spec, kind, batch, ms, cpu_ms in rows:
-        cpu_ms /= args.threads
-        authors = AUTHORS_MS.get((variants[spec][0], kind, batch))
-        if authors:
-            middle = sum(authors) / 2
-            reference = f"{authors[0]:g}-{authors[1]:g}"
-            ratio = f"{middle / ms:.2f}, {middle / cpu_ms:.2f}"
-        else:
-            reference = ratio = "-"
-        print(
-            f"| {spec} | {kind} | {batch} | {ms:.0f} | {batch * 1000 / ms:.1f} | {cpu_ms:.0f} "
-            f"| {reference} | {ratio} |"
+        rows += run(
+            "train",
+            lambda name, options: [options.get("batch", args.batch or TRAIN_BATCH.get(name, 8))],
+            train_call,
         )
-    print(f"\nend: {uptime()}")
+    if not args.no_inference:
+        rows += run(
+            "infer",
+            lambda name, options: INFERENCE_BATCHES.get(name, DEFAULT_INFERENCE_BATCHES),
+            infer_call,
+        )
+
+    print(f"\nend: {machine()}")
+    if authors:
+        print(
+            "\n| network | step | batch | authors ms | tfau ms | authors / tfau "
+            "| CPU-time ratio | tfau images/s |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+    else:
+        threads = f"CPU ms / {args.threads} threads"
+        print(f"\n| network | step | batch | wall ms | images/s | {threads} |")
+        print("|---|---|---|---|---|---|")
+    for spec, kind, batch, ms, cpu_ms, theirs in rows:
+        if authors:
+            their_ms, ratio, cpu_ratio = "-", "-", "-"
+            if theirs:
+                their_ms = f"{theirs[0]:.1f}"
+                ratio = f"{theirs[0] / ms:.2f}"
+                cpu_ratio = f"{theirs[1] / args.threads / cpu_ms:.2f}"
+            print(
+                f"| {spec} | {kind} | {batch} | {their_ms} | {ms:.1f} | {ratio} | {cpu_ratio} "
+                f"| {batch * 1000 / ms:.1f} |"
+            )
+        else:
+            print(
+                f"| {spec} | {kind} | {batch} | {ms:.1f} | {batch * 1000 / ms:.1f} | {cpu_ms:.0f} |"
+            )
 
 
 if __name__ == "__main__":
