@@ -402,22 +402,14 @@ def make_pipeline(
 # One pipeline per network
 
 
-def drml_config(
-    input_size: int = 170, source_size: int | None = 200, normalization: str = "mean"
-) -> PipelineConfig:
-    """DRML: random 170 crop of the 200 face and mirroring, mean subtraction (Sec. 4.1).
-
-    ``normalization="mean"`` is the paper's (pixels minus the training mean, 0-255 scale);
-    ``"symmetric"`` ([-1, 1]) starts a randomly initialised DRML at probabilities near 0.5
-    instead of saturated ones (about 1e-5 to 1 - 1e-7 at 0-255 scale), which shortens the
-    first epochs of a short training run.
-    """
+def drml_config(input_size: int = 170, source_size: int | None = 200) -> PipelineConfig:
+    """DRML: random 170 crop of the 200 face and mirroring, mean subtraction (Sec. 4.1)."""
     return PipelineConfig(
         input_size=input_size,
         crop=True,
         source_size=source_size,
         flip=True,
-        normalization=normalization,
+        normalization="mean",
     )
 
 
