@@ -361,3 +361,10 @@ def test_bp4d_preset_sets_episode_length_and_au_size(tmp_path):
     assert images["long"].keys() == images["big"].keys()
     differ = [k for k in images["long"] if images["long"][k] != images["big"][k]]
     assert len(differ) > len(images["long"]) // 2
+    with pytest.raises(
+        ValueError,
+        match=r"`bp4d_episode_frames` must be positive\. Received: bp4d_episode_frames=0\.0",
+    ):
+        dataclasses.replace(one, bp4d_episode_frames=0.0)
+    with pytest.raises(ValueError, match=r"`au_scale` must be positive\. Received: au_scale=-1\.0"):
+        dataclasses.replace(one, au_scale=-1.0)

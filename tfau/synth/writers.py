@@ -82,6 +82,12 @@ class Preset:
     bp4d_episode_frames: float = BP4D_PROFILE.episode_frames
     au_scale: float = 1.0
 
+    def __post_init__(self) -> None:
+        for name in ("bp4d_episode_frames", "au_scale"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"`{name}` must be positive. Received: {name}={value!r}")
+
 
 #: ``tiny``: unit tests (seconds; one subject per standard part, SN010 included).
 #: ``small``: two subjects per part. ``demo``: every subject, short sequences.
