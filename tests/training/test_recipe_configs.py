@@ -7,7 +7,7 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from training_test_utils import checkpoint_layers
 
 from tfau.cli.main import main
 from tfau.model_files import read_model_info
@@ -25,26 +25,11 @@ def _stage_config(run_dir, folder):
     return TrainConfig.load(os.path.join(run_dir, folder, "config.json"))
 
 
-def _checkpoint_layers(model, folder):
-    """Layer name -> weights in the latest checkpoint of a Trainer folder (``model`` built as
-    the stage's model was, so that its variables line up with the checkpoint's)."""
-    reader = tf.train.load_checkpoint(os.path.join(folder, "checkpoints"))
-    index = {id(v): i for i, v in enumerate(model.variables)}
-    return {
-        layer.name: [
-            reader.get_tensor(f"model_variables/{index[id(v)]}/.ATTRIBUTES/VARIABLE_VALUE")
-            for v in layer.weights
-        ]
-        for layer in model.layers
-        if layer.weights
-    }
-
-
 def _fresh_and_trained(run_dir, folder, synth_data_dir):
     """A stage's network as built before training, and its layers after training."""
     model = build_model(_stage_config(run_dir, folder), data_dir=synth_data_dir)
     fresh = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
-    return fresh, _checkpoint_layers(model, os.path.join(run_dir, folder))
+    return fresh, checkpoint_layers(model, os.path.join(run_dir, folder))
 
 
 def test_eacnet_config_trains_fvgg_then_enet_then_eacnet(synth_data_dir, tmp_path):

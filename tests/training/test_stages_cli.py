@@ -8,7 +8,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from training_test_utils import checkpoint_layers
 
 from tfau.cli.main import main
 from tfau.model_files import load_keras_model, read_model_info
@@ -26,21 +26,6 @@ def _jaanet_synth(**changes):
     assert [s.name for s in config.stages] == ["all_modules", "face_alignment", "au_modules"]
     changes = {"stages": config.to_dict()["stages"][:2], "steps_per_epoch": 1, **changes}
     return config.replace(**changes)
-
-
-def _checkpoint_layers(model, folder):
-    """Layer name -> its weights (BatchNorm statistics included, dropout seed states not) as
-    stored in the latest checkpoint of a Trainer folder."""
-    reader = tf.train.load_checkpoint(os.path.join(folder, "checkpoints"))
-    index = {id(v): i for i, v in enumerate(model.variables)}
-    return {
-        layer.name: [
-            reader.get_tensor(f"model_variables/{index[id(v)]}/.ATTRIBUTES/VARIABLE_VALUE")
-            for v in layer.weights
-        ]
-        for layer in model.layers
-        if layer.weights
-    }
 
 
 def _same(a, b):
@@ -103,8 +88,8 @@ def test_run_cv_runs_the_stages_of_the_config_in_the_fold_folder(synth_data_dir,
     # The saved model (a JAANet built in the builder's layer order) maps checkpoint slots
     # to layers. The stage that froze all but the alignment module changed only that module.
     saved = keras.saving.load_model(os.path.join(fold_dir, "model.keras"))
-    first = _checkpoint_layers(saved, stage_dirs[0])
-    second = _checkpoint_layers(saved, stage_dirs[1])
+    first = checkpoint_layers(saved, stage_dirs[0])
+    second = checkpoint_layers(saved, stage_dirs[1])
     align = {layer.name for layer in module_layers(saved, "align") if layer.weights}
     assert "jaanet_align_fc2" in align and "jaanet_au_fc2" in first
     assert {name for name in first if not _same(first[name], second[name])} == align
@@ -163,8 +148,8 @@ def test_tfau_train_runs_the_stages_of_a_json_config(synth_data_dir, tiny_config
         assert json.load(f)["optimizer"]["learning_rate"] == 0.01
 
     model = tfau.models.DRML(**tiny_config.model_kwargs)
-    first = _checkpoint_layers(model, stage_dirs[0])
-    second = _checkpoint_layers(model, stage_dirs[1])
+    first = checkpoint_layers(model, stage_dirs[0])
+    second = checkpoint_layers(model, stage_dirs[1])
     assert {name for name in first if not _same(first[name], second[name])} == {
         "drml_fc9",
         "drml_fc10",
