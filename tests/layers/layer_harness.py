@@ -21,6 +21,20 @@ import tensorflow as tf
 MIXED_PRECISION_TOLERANCE = {"mixed_float16": 1e-2, "mixed_bfloat16": 5e-2}
 
 
+def numpy_conv_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Stride-1 convolution with zero padding keeping the size (odd kernel)."""
+    k = kernel.shape[0]
+    pad = k // 2
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    height, width = x.shape[1:3]
+    out = np.zeros((*x.shape[:3], kernel.shape[-1]))
+    for dy in range(k):
+        for dx in range(k):
+            window = padded[:, dy : dy + height, dx : dx + width, :]
+            out += np.einsum("bhwc,co->bhwo", window, kernel[dy, dx])
+    return out + bias
+
+
 def randomize_weights(layer: keras.layers.Layer, seed: int = 0) -> None:
     """Random weights: gammas and variances uniform in [0.5, 2], the rest normal(0, 0.5).
 

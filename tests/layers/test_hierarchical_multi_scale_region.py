@@ -4,27 +4,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from layer_harness import randomize_weights, run_layer_test
+from layer_harness import numpy_conv_same, randomize_weights, run_layer_test
 
 from tfau.layers import HierarchicalMultiScaleRegion, RegionLayer
 
 SHAPE = (16, 16, 3)
 FILTERS = 8
 GRIDS = (8, 4, 2)
-
-
-def numpy_conv_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Stride-1 convolution with zero padding keeping the size (odd kernel)."""
-    k = kernel.shape[0]
-    pad = k // 2
-    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    height, width = x.shape[1:3]
-    out = np.zeros((*x.shape[:3], kernel.shape[-1]))
-    for dy in range(k):
-        for dx in range(k):
-            window = padded[:, dy : dy + height, dx : dx + width, :]
-            out += np.einsum("bhwc,co->bhwo", window, kernel[dy, dx])
-    return out + bias
 
 
 def numpy_batch_norm(x: np.ndarray, bn: keras.layers.BatchNormalization, channels) -> np.ndarray:

@@ -8,26 +8,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from layer_harness import randomize_weights, run_layer_test
+from layer_harness import numpy_conv_same, randomize_weights, run_layer_test
 
 from tfau.layers import RegionLayer
 
 GRID = 4
 SHAPE = (16, 16, 4)
-
-
-def numpy_conv_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Stride-1 convolution with zero padding keeping the size (odd kernel)."""
-    k = kernel.shape[0]
-    pad = k // 2
-    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    height, width = x.shape[1:3]
-    out = np.zeros((*x.shape[:3], kernel.shape[-1]))
-    for dy in range(k):
-        for dx in range(k):
-            window = padded[:, dy : dy + height, dx : dx + width, :]
-            out += np.einsum("bhwc,co->bhwo", window, kernel[dy, dx])
-    return out + bias
 
 
 def region_reference(x: np.ndarray, layer: RegionLayer, training: bool = False) -> np.ndarray:
