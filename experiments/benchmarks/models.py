@@ -6,7 +6,8 @@ For each network (``tfau.models`` registry name, at its paper's input size: DRML
 
 - one training step: forward, loss, backward and the authors' optimizer update (JAA-Net: SGD
   with Nesterov momentum and weight decay; DRML: SGD with momentum and weight decay; AUNet:
-  Adam; others: SGD with momentum) inside one compiled ``tf.function``; JAA-Net trains on its
+  Adam; others: SGD with momentum; tfau's fused ones of ``tfau.training.make_optimizer``, as
+  ``tfau train`` uses them) inside one compiled ``tf.function``; JAA-Net trains on its
   paper losses (eq. 1 with the authors' weights), the others on a sigmoid cross-entropy of
   their ``"au"`` output against random labels; batches as the authors' (JAA-Net, AUNet,
   PAttNet 8; DRML 16);
@@ -27,14 +28,16 @@ time. Without the folder, tfau alone. The date, the CPU model and the load avera
 with the table.
 
 A variant is ``Name`` or ``Name:key=value,key=value``: builder keyword arguments (Python
-literals) plus three benchmark keys, ``jit=1`` (``jit_compile=True`` for the train step and
-inference), ``policy=mixed_bfloat16`` (Keras dtype policy while building) and ``batch=N``.
+literals) plus four benchmark keys, ``jit=1`` (``jit_compile=True`` for the train step and
+inference), ``policy=mixed_bfloat16`` (Keras dtype policy while building), ``batch=N`` and
+``optimizer=keras`` (Keras' SGD / Adam instead of tfau's fused ones, for before / after).
 
 Usage::
 
     python experiments/benchmarks/models.py --authors_dir /work/authors
     python experiments/benchmarks/models.py --models DRML JAANet --steps 5
     python experiments/benchmarks/models.py --models JAANet JAANet:local_implementation=grouped
+    python experiments/benchmarks/models.py --models DRML DRML:optimizer=keras --no-inference
 """
 
 import argparse
@@ -52,7 +55,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfau import losses, models
+from tfau import losses, models, training
+from tfau.training import OptimizerSpec
 
 #: Paper input of each network (image side, or the PAttNet patch stack shape).
 PAPER_INPUT = {
@@ -75,7 +79,7 @@ DEFAULT_INFERENCE_BATCHES = (1, 32)
 #: landmarks drive their landmark head to NaN within a few steps (their attention maps then
 #: fail on NaN centres). The rate does not change the work of a step.
 LEARNING_RATE = {"JAANet": 1e-5, "DRML": 1e-3, "AUNet": 1e-4, "PAttNet": 1e-3}
-_BENCHMARK_KEYS = ("jit", "policy", "batch")
+_BENCHMARK_KEYS = ("jit", "policy", "batch", "optimizer")
 
 
 def parse_variant(spec: str) -> tuple[str, dict, dict]:
@@ -124,20 +128,34 @@ def au_output(outputs):
     return outputs["au"] if isinstance(outputs, dict) else outputs
 
 
-def make_optimizer(name: str) -> keras.optimizers.Optimizer:
-    """The authors' optimizer of each network, at ``LEARNING_RATE``."""
+def make_optimizer(name: str, implementation: str = "tfau") -> keras.optimizers.Optimizer:
+    """The authors' optimizer of each network, at ``LEARNING_RATE``, as ``tfau train`` makes
+    it (``tfau.training.make_optimizer``: fused updates), or Keras' own with
+    ``implementation="keras"``."""
     rate = LEARNING_RATE.get(name, 1e-3)
     if name == "JAANet":
-        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    if name == "DRML":
-        return keras.optimizers.SGD(rate, momentum=0.9, weight_decay=5e-4)
-    if name in ("AUNet", "HydraNet"):
-        return keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.999)
-    return keras.optimizers.SGD(rate, momentum=0.9)
+        spec = OptimizerSpec(learning_rate=rate, nesterov=True, weight_decay=5e-4)
+    elif name == "DRML":
+        spec = OptimizerSpec(learning_rate=rate, weight_decay=5e-4)
+    elif name in ("AUNet", "HydraNet"):
+        spec = OptimizerSpec(name="adam", learning_rate=rate, beta_1=0.5, beta_2=0.999)
+    else:
+        spec = OptimizerSpec(learning_rate=rate)
+    if implementation == "tfau":
+        return training.make_optimizer(spec, steps_per_epoch=1)
+    if implementation != "keras":
+        raise ValueError(
+            f'`optimizer` must be "tfau" or "keras". Received: optimizer={implementation!r}'
+        )
+    if spec.name == "adam":
+        return keras.optimizers.Adam(rate, beta_1=spec.beta_1, beta_2=spec.beta_2)
+    return keras.optimizers.SGD(
+        rate, momentum=spec.momentum, nesterov=spec.nesterov, weight_decay=spec.weight_decay
+    )
 
 
-def make_train_step(name: str, model: keras.Model, jit: bool):
-    optimizer = make_optimizer(name)
+def make_train_step(name: str, model: keras.Model, jit: bool, optimizer: str = "tfau"):
+    optimizer = make_optimizer(name, optimizer)
     cross_entropy = keras.losses.BinaryCrossentropy()
     jaanet_au_loss = losses.JAANetAULoss()
 
@@ -291,7 +309,9 @@ def main() -> None:
         num_aus = au_output(model(random_inputs(model, 1, rng))).shape[-1]
         labels = tf.constant(rng.integers(0, 2, size=(batch, num_aus)).astype("float32"))
         landmarks = tf.constant(rng.uniform(40, 136, size=(batch, 49, 2)).astype("float32"))
-        step = make_train_step(name, model, bool(options.get("jit")))
+        step = make_train_step(
+            name, model, bool(options.get("jit")), options.get("optimizer", "tfau")
+        )
         return numpy_call(step, random_inputs(model, batch, rng), labels, landmarks)
 
     def infer_call(name, model, options, batch):
