@@ -66,6 +66,9 @@ def apply_patch_encoder(
 ) -> Any:
     """PAttNet's encoder: 3 x [conv 5x5 -> ReLU -> BatchNorm -> max-pool 2] -> flatten -> fc.
 
+    Each bracket is one ``ConvReLUBatchNormPool`` layer (``<name>_block<i>``): the three Keras
+    layers' computation, with a fused BatchNorm and a faster kernel gradient.
+
     Args:
         x: ``(batch, h, w, c)`` patch (or whole face for the holistic baseline).
         filters: filters of the three convolutions, e.g. ``(32, 64, 64)``.
@@ -77,9 +80,9 @@ def apply_patch_encoder(
         ``(batch, encoding_size)`` encoding ``e_p``.
     """
     for index, count in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(count, 5, activation="relu", name=f"{name}_conv{index}")(x)
-        x = keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_bn{index}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{index}")(x)
+        x = layers.ConvReLUBatchNormPool(
+            count, 5, 2, epsilon=bn_epsilon, name=f"{name}_block{index}"
+        )(x)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     return keras.layers.Dense(encoding_size, name=f"{name}_fc")(x)
 
