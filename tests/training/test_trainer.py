@@ -1,5 +1,7 @@
 """Trainer in-process: NaN stop, plain model.fit, configs, schedules."""
 
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +19,33 @@ def test_schedules_match_the_papers():
     assert float(jaanet(19)) == pytest.approx(0.01)
     assert float(jaanet(20)) == pytest.approx(0.003)
     assert float(jaanet(40)) == pytest.approx(0.0009)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
+    spec = OptimizerSpec(name="adam", learning_rate=1e-3, schedule="cosine", warmup_epochs=0.5)
+    rate = make_schedule(spec, steps_per_epoch=10, epochs=4)
+    rates = [float(rate(step)) for step in range(41)]
+    assert rates[0] == pytest.approx(1e-4)
+    assert rates[2] == pytest.approx(1e-4 + 2 / 5 * 9e-4)
+    assert max(rates) == pytest.approx(1e-3) and int(np.argmax(rates)) == 5
+    assert rates[5 + 35 // 2] == pytest.approx(0.5e-3, rel=0.05)  # half-way down the cosine
+    assert rates[40] == pytest.approx(0.0, abs=1e-9)
+    assert all(a >= b for a, b in itertools.pairwise(rates[5:]))
+    no_warmup = make_schedule(OptimizerSpec(learning_rate=0.1, schedule="cosine"), 10, 2)
+    assert float(no_warmup(0)) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="needs the run's length"):
+        make_schedule(spec, steps_per_epoch=10)
+    with pytest.raises(ValueError, match="longer than its warm-up"):
+        make_schedule(OptimizerSpec(schedule="cosine", warmup_epochs=2), 10, 2)
+
+
+def test_warmup_needs_the_cosine_schedule(tiny_config):
+    cosine = tiny_config.replace(optimizer=OptimizerSpec(schedule="cosine", warmup_epochs=0.5))
+    assert TrainConfig.from_dict(cosine.to_dict()) == cosine
+    with pytest.raises(ValueError, match='above 0 only with the "cosine" schedule'):
+        tiny_config.replace(optimizer=OptimizerSpec(schedule="step", warmup_epochs=1))
+    with pytest.raises(ValueError, match="must be one of"):
+        tiny_config.replace(optimizer=OptimizerSpec(schedule="linear"))
 
 
 def test_config_round_trip_and_errors(tiny_config):

@@ -19,6 +19,8 @@ from typing import Any
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 MIXED_PRECISION = (None, "mixed_float16", "mixed_bfloat16")
+#: Learning-rate schedules of `OptimizerSpec.schedule`.
+SCHEDULES = ("constant", "step", "epoch_step", "cosine")
 #: Keys of a stage dict in ``TrainConfig.stages`` (the fields of `Stage`).
 STAGE_FIELDS = (
     "name",
@@ -70,11 +72,15 @@ class OptimizerSpec:
         beta_2: Adam's beta_2.
         epsilon: Adam's epsilon.
         schedule: ``"constant"``, ``"step"`` (x ``decay_factor`` every ``decay_steps``
-            iterations, DRML) or ``"epoch_step"`` (x ``decay_factor`` every ``decay_epochs``
-            epochs, JAA-Net).
+            iterations, DRML), ``"epoch_step"`` (x ``decay_factor`` every ``decay_epochs``
+            epochs, JAA-Net) or ``"cosine"`` (a linear warm-up from a tenth of
+            ``learning_rate`` over ``warmup_epochs``, then a cosine decay to 0 at the last step
+            of training: short runs such as ``tfau demo``).
         decay_factor: multiplicative decay of the step schedules.
         decay_steps: iterations between decays (``"step"``).
         decay_epochs: epochs between decays (``"epoch_step"``).
+        warmup_epochs: length of the ``"cosine"`` schedule's warm-up, in epochs (may be a
+            fraction); 0 starts at ``learning_rate``.
     """
 
     name: str = "sgd"
@@ -89,6 +95,7 @@ class OptimizerSpec:
     decay_factor: float = 0.1
     decay_steps: int = 4000
     decay_epochs: int = 2
+    warmup_epochs: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -345,10 +352,17 @@ class TrainConfig:
             raise ValueError(
                 f'`optimizer.name` must be "sgd" or "adam". Received: {self.optimizer.name!r}'
             )
-        if self.optimizer.schedule not in ("constant", "step", "epoch_step"):
+        if self.optimizer.schedule not in SCHEDULES:
             raise ValueError(
-                '`optimizer.schedule` must be "constant", "step" or "epoch_step". '
+                f"`optimizer.schedule` must be one of {SCHEDULES}. "
                 f"Received: {self.optimizer.schedule!r}"
+            )
+        warmup = self.optimizer.warmup_epochs
+        if not warmup >= 0 or (warmup and self.optimizer.schedule != "cosine"):
+            raise ValueError(
+                '`optimizer.warmup_epochs` must be >= 0, and above 0 only with the "cosine" '
+                f"schedule. Received: warmup_epochs={warmup!r}, "
+                f"schedule={self.optimizer.schedule!r}"
             )
         if self.aus is not None:
             self.aus = check_aus(self.aus)

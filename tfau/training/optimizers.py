@@ -17,19 +17,26 @@ import tensorflow as tf
 from tfau.training.config import OptimizerSpec
 
 
-def make_schedule(spec: OptimizerSpec, steps_per_epoch: int) -> Any:
+def make_schedule(spec: OptimizerSpec, steps_per_epoch: int, epochs: int | None = None) -> Any:
     """The learning rate (a float or a Keras schedule of the optimizer's iterations).
 
     ``"step"``: ``lr * decay_factor ** floor(step / decay_steps)`` (DRML: x0.1 every 4k
     iterations); ``"epoch_step"``: the same every ``decay_epochs * steps_per_epoch`` steps
-    (JAA-Net: x0.3 every 2 epochs).
+    (JAA-Net: x0.3 every 2 epochs); ``"cosine"``: linear from ``lr / 10`` to ``lr`` over
+    ``warmup_epochs``, then ``lr * (1 + cos(pi * t)) / 2`` with ``t`` going from 0 to 1 over
+    the remaining steps of ``epochs``.
 
     Args:
         spec: the optimizer spec.
         steps_per_epoch: training steps per epoch.
+        epochs: epochs of the whole run (``"cosine"`` ends its decay there).
 
     Returns:
-        A float or a ``keras.optimizers.schedules.ExponentialDecay`` with ``staircase=True``.
+        A float, a ``keras.optimizers.schedules.ExponentialDecay`` with ``staircase=True`` or
+        a ``keras.optimizers.schedules.CosineDecay``.
+
+    Raises:
+        ValueError: ``"cosine"`` without ``epochs``, or a warm-up as long as the run.
 
     Example:
         >>> lr = make_schedule(OptimizerSpec(schedule="epoch_step", decay_factor=0.3), 10)
@@ -38,6 +45,23 @@ def make_schedule(spec: OptimizerSpec, steps_per_epoch: int) -> Any:
     """
     if spec.schedule == "constant":
         return float(spec.learning_rate)
+    if spec.schedule == "cosine":
+        total = None if epochs is None else epochs * steps_per_epoch
+        warmup = round(spec.warmup_epochs * steps_per_epoch)
+        if total is None or not warmup < total:
+            raise ValueError(
+                'The "cosine" schedule needs the run\'s length, longer than its warm-up. '
+                f"Received: epochs={epochs}, steps_per_epoch={steps_per_epoch}, "
+                f"warmup_epochs={spec.warmup_epochs}"
+            )
+        if not warmup:
+            return keras.optimizers.schedules.CosineDecay(spec.learning_rate, total)
+        return keras.optimizers.schedules.CosineDecay(
+            spec.learning_rate / 10,
+            total - warmup,
+            warmup_target=spec.learning_rate,
+            warmup_steps=warmup,
+        )
     every = spec.decay_steps if spec.schedule == "step" else spec.decay_epochs * steps_per_epoch
     return keras.optimizers.schedules.ExponentialDecay(
         spec.learning_rate, decay_steps=every, decay_rate=spec.decay_factor, staircase=True
@@ -45,7 +69,10 @@ def make_schedule(spec: OptimizerSpec, steps_per_epoch: int) -> Any:
 
 
 def make_optimizer(
-    spec: OptimizerSpec, steps_per_epoch: int, mixed_precision: str | None = None
+    spec: OptimizerSpec,
+    steps_per_epoch: int,
+    mixed_precision: str | None = None,
+    epochs: int | None = None,
 ) -> keras.optimizers.Optimizer:
     """SGD (momentum / Nesterov, weight decay) or Adam, wrapped for float16 loss scaling.
 
@@ -53,6 +80,7 @@ def make_optimizer(
         spec: the optimizer spec.
         steps_per_epoch: training steps per epoch (epoch schedules).
         mixed_precision: ``"mixed_float16"`` wraps it in a ``LossScaleOptimizer``.
+        epochs: epochs of the whole run (the ``"cosine"`` schedule).
 
     Returns:
         A Keras optimizer.
@@ -61,7 +89,7 @@ def make_optimizer(
         >>> make_optimizer(OptimizerSpec(name="adam", learning_rate=1e-4), 10).beta_1
         0.9
     """
-    learning_rate = make_schedule(spec, steps_per_epoch)
+    learning_rate = make_schedule(spec, steps_per_epoch, epochs)
     if spec.name == "sgd":
         optimizer = FusedSGD(
             learning_rate,

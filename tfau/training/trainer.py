@@ -263,7 +263,7 @@ class Trainer:
         self.model = model
         with building_scope(config, self.strategy):
             self.optimizer = make_optimizer(
-                config.optimizer, self.steps_per_epoch, config.mixed_precision
+                config.optimizer, self.steps_per_epoch, config.mixed_precision, config.epochs
             )
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
