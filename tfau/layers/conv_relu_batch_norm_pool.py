@@ -187,8 +187,15 @@ class ConvReLUBatchNormPool(keras.layers.Layer):
                 self.moving_mean, self.moving_variance, mean, variance, self.momentum
             )
         else:
-            x, _, _ = _patches.fused_batch_norm(
-                x, self.gamma, self.beta, self.epsilon, self.moving_mean, self.moving_variance
+            # Keras' own inference BatchNorm (a multiply-add): faster here than the fused op.
+            x = ops.batch_normalization(
+                x,
+                self.moving_mean,
+                self.moving_variance,
+                axis=-1,
+                offset=self.beta,
+                scale=self.gamma,
+                epsilon=self.epsilon,
             )
         x = ops.cast(x, self.compute_dtype)
         if training:
