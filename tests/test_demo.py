@@ -37,3 +37,39 @@ def test_demo_runs_every_step_and_says_where_everything_is(tmp_path, capsys):
     assert (workdir / "plots" / "au_timeline_face0.png").is_file()
     assert (workdir / "plots" / "saliency.png").is_file()
     assert f"Everything is in {workdir}" in out
+
+
+def test_demo_reuses_only_data_written_as_it_writes_it(tmp_path):
+    import dataclasses
+
+    from tfau.cli.demo import AU_SCALE, _check_written
+    from tfau.synth import get_preset, write_bp4d
+
+    preset = dataclasses.replace(get_preset("tiny"), au_scale=AU_SCALE)
+    write_bp4d(tmp_path / "BP4D", size=preset, seed=0, progress=False)
+    _check_written(tmp_path / "BP4D", preset, 0)  # the same data: reused
+    with pytest.raises(
+        ValueError,
+        match=r"written with \{'preset': 'tiny', 'seed': 0, 'au_scale': 2.0\}, "
+        r"but this demo writes \{'preset': 'tiny', 'seed': 1",
+    ):
+        _check_written(tmp_path / "BP4D", preset, 1)
+    # Data an older demo wrote (AUs at their labelled size, no au_scale in the manifest).
+    manifest = tmp_path / "BP4D" / "synthau_manifest.json"
+    old = json.loads(manifest.read_text())
+    del old["au_scale"]
+    manifest.write_text(json.dumps(old))
+    with pytest.raises(
+        ValueError, match=r"'au_scale': 1.0\}, but this demo writes .*'au_scale': 2.0\}"
+    ):
+        _check_written(tmp_path / "BP4D", preset, 0)
+
+
+def test_demo_drml_warms_up_then_decays():
+    from tfau.cli.demo import demo_config
+
+    config = demo_config("DRML", 112, epochs=4, batch_size=32)
+    assert config.model_kwargs["input_shape"] == [90, 90, 3]
+    assert (config.optimizer.schedule, config.optimizer.learning_rate) == ("cosine", 1e-3)
+    assert config.optimizer.warmup_epochs == 0.5
+    assert demo_config("JAANet", 112, 4, 32).optimizer.schedule == "constant"

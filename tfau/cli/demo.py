@@ -19,6 +19,8 @@ Sized for a 2-core CPU (about nine minutes); ``--size``, ``--epochs``, ``--folds
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -32,6 +34,12 @@ DEMO_MODELS = ("DRML", "JAANet")
 FACE_SIZES = (112, 200)
 # Frame rate of the demo video (BP4D's and DISFA's cameras: 25 and 20 fps).
 VIDEO_FPS = 25.0
+# SynthAU's AU deformations in the demo's data and video, as multiples of their labelled
+# intensity: the demo's 90 px crops are about half the papers' 170-176 px, so twice the
+# deformation keeps an AU's displacement in pixels near what the papers' inputs show
+# (experiments/benchmarks/results/demo_learning.md: validation F1 / AUC 29.2 / 69.5 vs
+# 24.8 / 66.3 after 4 epochs).
+AU_SCALE = 2.0
 
 
 def register(subparsers: Any) -> None:
@@ -71,19 +79,25 @@ def demo_config(model_name: str, image_size: int, epochs: int, batch_size: int) 
     85% of the face (170 of 200 in the paper) and narrower fc layers; JAA-Net keeps its
     modules at c=4, d=128 (the paper's c=8, d=512) on an 88% crop (176 of 200). Each keeps
     its paper's loss (DRML: multi-label sigmoid cross-entropy; JAA-Net: weighted softmax
-    cross-entropy + weighted Dice + alignment). Both train with Adam at 3e-4, which gets
-    further than the papers' SGD in the few hundred steps a demo affords; at 1e-3, DRML's
-    BN-free conv4-conv7 stack can lose every ReLU in the first epoch (measured on SynthAU).
+    cross-entropy + weighted Dice + alignment). Both train with Adam, which gets further
+    than the papers' SGD in the few hundred steps a demo affords: DRML warms up from 1e-4
+    to 1e-3 over half an epoch, then decays to 0 along a cosine (from 1e-3 at once, its
+    BN-free conv4-conv7 stack can lose every ReLU in the first epoch; measured on SynthAU);
+    JAA-Net keeps 3e-4.
     """
 
     from tfau.training.config import LossSpec, OptimizerSpec, TrainConfig
 
     if model_name == "DRML":
+        optimizer = OptimizerSpec(
+            name="adam", learning_rate=1e-3, schedule="cosine", warmup_epochs=0.5
+        )
         size = round(image_size * 0.85)
         size -= (size - 10) % 8  # conv1's output (input - 10) splits into the 8 x 8 grid
         model_kwargs: dict[str, Any] = {"input_shape": [size, size, 3], "fc_units": [512, 256]}
         losses: dict[str, Any] = {"au": LossSpec("sigmoid_cross_entropy")}
     else:
+        optimizer = OptimizerSpec(name="adam", learning_rate=3e-4)
         size = int(image_size * 0.88) // 16 * 16  # two region blocks + pools, then / 4
         model_kwargs = {"input_size": size, "c": 4, "d": 128}
         losses = {
@@ -101,10 +115,26 @@ def demo_config(model_name: str, image_size: int, epochs: int, batch_size: int) 
         batch_size=batch_size,
         epochs=epochs,
         losses=losses,
-        optimizer=OptimizerSpec(name="adam", learning_rate=3e-4),
+        optimizer=optimizer,
         checkpoint_every=1000,
         keep_checkpoints=1,
     )
+
+
+def _check_written(manual_dir: Path, preset: Any, seed: int) -> None:
+    """Reuses data an earlier demo wrote only if it was written as this demo writes it."""
+    from tfau.synth.writers import MANIFEST_NAME
+
+    path = manual_dir / MANIFEST_NAME
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
+    expected = {"preset": preset.name, "seed": seed, "au_scale": preset.au_scale}
+    found = {key: manifest.get(key, 1.0 if key == "au_scale" else None) for key in expected}
+    if found != expected:
+        raise ValueError(
+            f"{manual_dir} holds SynthAU data written with {found}, but this demo writes "
+            f"{expected}. Delete that folder (and the workdir's tensorflow_datasets) or "
+            "choose another --workdir."
+        )
 
 
 def _step(number: int, text: str) -> None:
@@ -123,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from tfau.model_files import load_keras_model, read_model_info
     from tfau.plots.saliency import plot_saliency, saliency_maps
     from tfau.plots.timeline import plot_timeline, read_au_csv
-    from tfau.synth import BP4D_AUS, SynthAU, write_bp4d, write_video
+    from tfau.synth import BP4D_AUS, SynthAU, get_preset, write_bp4d, write_video
     from tfau.training.paper_results import paper_result
     from tfau.training.protocol import MODEL_FILE, dataset_parts, run_cv
 
@@ -134,8 +164,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     _step(1, f"SynthAU -> BP4D layout in {manual_dir} (preset {args.size!r})")
-    if not (manual_dir / "AUCoding").is_dir():
-        write_bp4d(manual_dir, size=args.size, seed=args.seed, workers=2)
+    preset = dataclasses.replace(get_preset(args.size), au_scale=AU_SCALE)
+    if (manual_dir / "AUCoding").is_dir():
+        _check_written(manual_dir, preset, args.seed)
+    else:
+        write_bp4d(manual_dir, size=preset, seed=args.seed, workers=2)
 
     _step(2, f"TFDS bp4d builder, faces aligned to {args.image_size} px")
     dataset = f"bp4d/aligned{args.image_size}"
@@ -185,9 +218,9 @@ def run(args: argparse.Namespace) -> int:
     subject = dataset_parts(dataset, str(data_dir))[fold][0]
     num_frames = max(2, round(args.video_seconds * VIDEO_FPS))
     _step(5, "SynthAU video of a person and a task no fold has seen, then tfau predict")
-    sequence = SynthAU("bp4d", image_size=(640, 480), seed=args.seed + 1).sequence(
-        subject, "video", num_frames
-    )
+    sequence = SynthAU(
+        "bp4d", image_size=(640, 480), seed=args.seed + 1, au_scale=AU_SCALE
+    ).sequence(subject, "video", num_frames)
     video_path = write_video(video / "synthau.avi", sequence, fps=VIDEO_FPS)
     csv_path = video / "synthau_aus.csv"
     predict = ["predict", "--model", str(export_dir), "--input", str(video_path)]
