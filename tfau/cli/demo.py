@@ -12,7 +12,7 @@
    OpenFace-style CSV, scored against the video's ground truth;
 6. plots: the video's AU timeline, DRML-style saliency maps and the F1 chart.
 
-Sized for a 2-core CPU (about nine minutes); ``--size``, ``--epochs``, ``--folds`` and
+Sized for a 2-core CPU (9-15 minutes after the install); ``--size``, ``--epochs``, ``--folds`` and
 ``--image_size`` scale it.
 """
 
