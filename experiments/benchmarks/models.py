@@ -141,17 +141,16 @@ def make_optimizer(name: str, implementation: str = "tfau") -> keras.optimizers.
         spec = OptimizerSpec(name="adam", learning_rate=rate, beta_1=0.5, beta_2=0.999)
     else:
         spec = OptimizerSpec(learning_rate=rate)
+    optimizer = training.make_optimizer(spec, steps_per_epoch=1)
     if implementation == "tfau":
-        return training.make_optimizer(spec, steps_per_epoch=1)
+        return optimizer
     if implementation != "keras":
         raise ValueError(
             f'`optimizer` must be "tfau" or "keras". Received: optimizer={implementation!r}'
         )
-    if spec.name == "adam":
-        return keras.optimizers.Adam(rate, beta_1=spec.beta_1, beta_2=spec.beta_2)
-    return keras.optimizers.SGD(
-        rate, momentum=spec.momentum, nesterov=spec.nesterov, weight_decay=spec.weight_decay
-    )
+    # The Keras class tfau's fused one subclasses, with the same hyperparameters.
+    keras_class = keras.optimizers.Adam if spec.name == "adam" else keras.optimizers.SGD
+    return keras_class.from_config(optimizer.get_config())
 
 
 def make_train_step(name: str, model: keras.Model, jit: bool, optimizer: str = "tfau"):

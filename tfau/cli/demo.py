@@ -123,7 +123,7 @@ def demo_config(model_name: str, image_size: int, epochs: int, batch_size: int) 
 
 def _check_written(manual_dir: Path, preset: Any, seed: int) -> None:
     """Reuses data an earlier demo wrote only if it was written as this demo writes it."""
-    from tfau.synth.writers import MANIFEST_NAME
+    from tfau.synth import MANIFEST_NAME
 
     path = manual_dir / MANIFEST_NAME
     manifest = json.loads(path.read_text()) if path.is_file() else {}
