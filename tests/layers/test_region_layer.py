@@ -231,12 +231,12 @@ def test_portable_grouped_gradients_match_per_group_convolutions(kernel_size):
 def test_region_layer_trains_with_onednn_disabled():
     from tfau.layers import _patches
 
-    if not _patches._native_grouped_gradients():
+    if not _patches._native_grouped_gradients("float32"):
         pytest.skip("no oneDNN here: test_layer_harness's fit step trains through the fallback")
     script = (
         "import numpy as np, keras, tfau\n"
         "from tfau.layers import _patches\n"
-        "assert not _patches._native_grouped_gradients()\n"
+        "assert not _patches._native_grouped_gradients('float32')\n"
         "m = keras.Sequential([keras.Input((8, 8, 2)), tfau.layers.RegionLayer(grid_size=2)])\n"
         "m.compile('sgd', 'mse')\n"
         "x = np.random.default_rng(0).normal(size=(2, 8, 8, 2)).astype('float32')\n"

@@ -13,6 +13,7 @@ from tfau.layers.region_layer import RegionLayer
 from tfau.layers.attention_enhance import AttentionEnhance
 from tfau.layers.attention_refinement import AttentionRefinement
 from tfau.layers.conv_relu_batch_norm_pool import ConvReLUBatchNormPool
+from tfau.layers.fast_gradient_conv2d import FastGradientConv2D
 from tfau.layers.gradient_scale import GradientScale
 from tfau.layers.local_au_branches import LocalAUBranches
 from tfau.layers.local_response_normalization import LocalResponseNormalization

@@ -7,35 +7,6 @@ from keras import ops
 from tfau.layers import _patches
 
 
-@tf.custom_gradient
-def _valid_convolution(x, kernel):
-    """``tf.nn.conv2d(x, kernel, 1, "VALID")`` whose kernel gradient is a forward convolution.
-
-    The kernel gradient ``dk[i, j, c, f] = sum_{b, y, x} x[b, y + i, x + j, c] dy[b, y, x, f]``
-    is itself a VALID convolution: of ``x`` with its channels as the batch and its batch as
-    the channels, by ``dy`` as the kernel. TensorFlow's CPU kernels run it 1.1-1.5x faster
-    than ``Conv2DBackpropFilter`` on PAttNet's maps (Eigen; also with oneDNN), and the same
-    sums give the same gradient to float32 rounding.
-    """
-    outputs = tf.nn.conv2d(x, kernel, 1, "VALID")
-
-    def gradient(upstream):
-        # TF-only: the input gradient is TensorFlow's own.
-        dx = tf.raw_ops.Conv2DBackpropInput(
-            input_sizes=tf.shape(x),
-            filter=kernel,
-            out_backprop=upstream,
-            strides=[1, 1, 1, 1],
-            padding="VALID",
-        )
-        dk = tf.nn.conv2d(
-            tf.transpose(x, (3, 1, 2, 0)), tf.transpose(upstream, (1, 2, 0, 3)), 1, "VALID"
-        )
-        return dx, tf.transpose(dk, (1, 2, 0, 3))
-
-    return outputs, gradient
-
-
 def _max_pool(x, size: int):
     """Max-pooling (``size`` x ``size`` windows, stride ``size``, VALID) with a mask gradient.
 
@@ -176,7 +147,7 @@ class ConvReLUBatchNormPool(keras.layers.Layer):
     def call(self, inputs, training=None):
         kernel = tf.convert_to_tensor(self.kernel)  # the compute-dtype value (autocast)
         if training:
-            x = _valid_convolution(inputs, kernel)
+            x = _patches.valid_conv2d(inputs, kernel)
         else:
             x = tf.nn.conv2d(inputs, kernel, 1, "VALID")
         x = ops.relu(tf.nn.bias_add(x, ops.cast(self.bias, x.dtype)))

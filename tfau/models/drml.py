@@ -154,12 +154,12 @@ def DRML(
         name = {"region": "drml", "none": "drml_convnet", "locally_connected": "drml_lcn"}[region]
 
     image = keras.Input(shape=input_shape, name="image")
-    x = keras.layers.Conv2D(conv1_filters, 11, name=f"{prefix}_conv1")(image)
+    x = layers.FastGradientConv2D(conv1_filters, 11, name=f"{prefix}_conv1")(image)
     x = apply_region_block(x, region, grid_size, prefix, bn_epsilon)
     x = keras.layers.MaxPooling2D(2, strides=2, name=f"{prefix}_pool3")(x)
     x = layers.LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, name=f"{prefix}_lrn3")(x)
     for index, (kernel, stride) in enumerate(((8, 1), (8, 1), (6, 2), (5, 1)), start=4):
-        x = keras.layers.Conv2D(
+        x = layers.FastGradientConv2D(
             conv_filters, kernel, strides=stride, activation="relu", name=f"{prefix}_conv{index}"
         )(x)
     x = keras.layers.Flatten(name=f"{prefix}_flatten")(x)
