@@ -12,8 +12,8 @@
    OpenFace-style CSV, scored against the video's ground truth;
 6. plots: the video's AU timeline, DRML-style saliency maps and the F1 chart.
 
-Sized for a 2-core CPU (9-15 minutes after the install); ``--size``, ``--epochs``, ``--folds`` and
-``--image_size`` scale it.
+Sized for a 2-core CPU (about 8 minutes after the install on an AVX2-only AMD EPYC);
+``--size``, ``--epochs``, ``--folds`` and ``--image_size`` scale it.
 """
 
 from __future__ import annotations
