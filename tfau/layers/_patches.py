@@ -146,8 +146,8 @@ def grouped_conv2d_any(x, kernel, strides: int, padding: str):
     """``tf.nn.conv2d`` with a grouped ``kernel`` (input depth a fraction of ``x``'s), any
     stride and padding, differentiable on every machine.
 
-    Where TensorFlow has no grouped-convolution gradient (CPUs without oneDNN, e.g. AMD CPUs,
-    where TensorFlow leaves oneDNN off, see ``_native_grouped_gradients``) the groups run as
+    Where TensorFlow has no grouped-convolution gradient (CPUs without oneDNN, and dtypes
+    other than float32 on CPUs with it, see ``_native_grouped_gradients``) the groups run as
     separate convolutions: the same values, one op per group.
     """
     if _native_grouped_gradients(x.dtype):
