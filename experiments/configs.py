@@ -420,7 +420,7 @@ SYNTHBP4D_DATA = (
 _ADAM_3E4 = {"name": "adam", "learning_rate": 3e-4}
 #: Each paper's network at CPU size on SynthAU BP4D (the SynthAU CV table,
 #: experiments/benchmarks/results/synth_cv.md): the paper's loss, Adam 3e-4 (further than the
-#: papers' SGD in a few hundred steps), 4 epochs per fold. VGG networks start from random
+#: papers' SGD in a few hundred steps; DRML: `tfau demo`'s recipe), 4 epochs per fold. VGG networks start from random
 #: weights (no ImageNet file here): none of their groups is frozen, and they read [-1, 1]
 #: faces, since on the Caffe range a random BN-free VGG saturates (AUC 0.50 for 4 epochs).
 _SYNTHBP4D: dict[str, dict[str, Any]] = {
