@@ -25,7 +25,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
 def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    from tfau.layers import _patches
+
+    # The same kernels as this process: `tfau train` turns oneDNN on where TensorFlow leaves it
+    # off, and runs compared with in-process ones must not differ by the kernels' rounding.
+    onednn = "1" if _patches._onednn_enabled() else "0"
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        CUDA_VISIBLE_DEVICES="",
+        TF_ENABLE_ONEDNN_OPTS=onednn,
+    )
     env.update(extra)
     return env
 
