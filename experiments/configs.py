@@ -420,9 +420,10 @@ SYNTHBP4D_DATA = (
 _ADAM_3E4 = {"name": "adam", "learning_rate": 3e-4}
 #: Each paper's network at CPU size on SynthAU BP4D (the SynthAU CV table,
 #: experiments/benchmarks/results/synth_cv.md): the paper's loss, Adam 3e-4 (further than the
-#: papers' SGD in a few hundred steps; DRML: `tfau demo`'s recipe), 4 epochs per fold. VGG networks start from random
-#: weights (no ImageNet file here): none of their groups is frozen, and they read [-1, 1]
-#: faces, since on the Caffe range a random BN-free VGG saturates (AUC 0.50 for 4 epochs).
+#: papers' SGD in a few hundred steps; DRML: `tfau demo`'s recipe), 4 epochs per fold. VGG
+#: networks start from random weights (no ImageNet file here): none of their groups is
+#: frozen, and they read [-1, 1] faces, since on the Caffe range a random BN-free VGG
+#: saturates (AUC 0.50 for 4 epochs).
 _SYNTHBP4D: dict[str, dict[str, Any]] = {
     # `tfau demo`'s recipe (tfau.cli.demo.demo_config, chosen on validation subjects): no
     # dropout, batches of 16, 90 px crops of the face resized to 100, Adam warmed up to 1e-3
