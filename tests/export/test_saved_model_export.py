@@ -23,6 +23,7 @@ from tfau.cli.export import resolve_model_name
 from tfau.cli.main import main as cli_main
 from tfau.data import preprocess_example
 from tfau.export import export_model, infer_config
+from tfau.layers import _patches
 from tfau.model_files import save_trained_model
 
 FACE = 80  # aligned face side of the tiny exports (DRML 74 / JAA-Net 48 crops, 32 resizes)
@@ -131,12 +132,8 @@ def keras_reference(model, config, face_images, face_landmarks, mean):
     return {name: np.asarray(value) for name, value in model(inputs, training=False).items()}
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """Exports the five tiny models and serves them in one tfau-free subprocess."""
-    root = tmp_path_factory.mktemp("exports")
-    keras.utils.set_random_seed(7)
-    models, configs = {}, {}
+def _export_families(root, models, configs):
+    """Builds and exports the tiny model of every family into ``root``."""
     for name in FAMILIES:
         kwargs = tfau.models.tiny_kwargs(name)
         if name != "AUNet":
@@ -160,6 +157,23 @@ def exported(tmp_path_factory):
         assert metadata["au_names"] == ["AU01", "AU02", "AU04"][: len(aus)]
         configs[name] = infer_config(models[name], name, FACE)
 
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Exports the five tiny models and serves them in one tfau-free subprocess.
+
+    The exports trace the grouped convolutions as a oneDNN (or GPU) process does, as native
+    grouped ``Conv2D`` ops, and the subprocess serves them without oneDNN: `tfau demo` trains
+    and exports with oneDNN, `tfau predict` may run without it (a graph with a BiasAdd after a
+    grouped Conv2D failed there: "Fused conv implementation does not support grouped
+    convolutions").
+    """
+    root = tmp_path_factory.mktemp("exports")
+    keras.utils.set_random_seed(7)
+    models, configs = {}, {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_patches, "_native_grouped_gradients", lambda dtype: True)
+        _export_families(root, models, configs)
     rng = np.random.default_rng(0)
     face_images = rng.integers(0, 256, (3, FACE, FACE, 3), dtype=np.uint8)
     face_landmarks = rng.uniform(5, FACE - 5, (3, 49, 2)).astype(np.float32)
@@ -173,6 +187,7 @@ def exported(tmp_path_factory):
     }
     np.savez(root / "inputs.npz", **arrays)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_ENABLE_ONEDNN_OPTS"] = "0"
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     process = subprocess.run(
         [

@@ -136,10 +136,13 @@ def grouped_conv2d(x, kernel, bias, native_gradient: bool | None = None):
     # divides the input depth (G*C). Keras' Conv2D(groups=...) is forced through XLA on
     # TensorFlow, whose CPU filter gradient trains about 170x slower.
     if native_gradient:
-        return tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), bias)
-    # A plain add, not BiasAdd: TF's graph optimizer would fuse Conv2D + BiasAdd into a kernel
-    # that rejects grouped convolutions on CPUs without oneDNN.
-    return _grouped_conv2d_portable(x, kernel) + ops.reshape(bias, (1, 1, 1, -1))
+        y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+    else:
+        y = _grouped_conv2d_portable(x, kernel)
+    # A plain add, never BiasAdd: TF's graph optimizer fuses Conv2D + BiasAdd into a kernel
+    # that rejects grouped convolutions on CPUs without oneDNN, and a graph traced with
+    # oneDNN (e.g. a SavedModel exported by `tfau demo`) may be served without it.
+    return y + ops.reshape(bias, (1, 1, 1, -1))
 
 
 def grouped_conv2d_any(x, kernel, strides: int, padding: str):
