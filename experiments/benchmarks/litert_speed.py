@@ -55,14 +55,8 @@ from tfau.export.litert import (
 )
 from tfau.inference import from_keras
 
-#: Paper input of each network.
-PAPER_INPUT = {
-    "DRML": {"input_shape": (170, 170, 3)},
-    "JAANet": {"input_size": 176},
-    "PAttNet": {"input_shape": (9, 100, 100, 3)},
-    "FVGG": {"input_size": 224},
-    "AUNet": {"input_size": 224},
-}
+#: The networks, each at its builder's default input: the paper's.
+NETWORKS = ("DRML", "JAANet", "PAttNet", "FVGG", "AUNet")
 AUS = list(BP4D_AUS)
 NAMES = au_names(AUS)
 FACE = 200
@@ -123,7 +117,7 @@ def reference_kernels(flatbuffer: bytes, threads: int):
 def prepare(name: str, args: argparse.Namespace, faces) -> dict:
     """The TF function and the LiteRT runners of one network, with accuracy figures."""
     keras.utils.set_random_seed(0)
-    model = models.get(name)(num_aus=len(AUS), **PAPER_INPUT[name])
+    model = models.get(name)(num_aus=len(AUS))
     mean = MEAN if name == "DRML" else None
     variants = {"TF": {"call": from_keras(model, aus=AUS, model_name=name, mean=mean)}}
     with tempfile.TemporaryDirectory() as folder:
@@ -163,7 +157,7 @@ def prepare(name: str, args: argparse.Namespace, faces) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["DRML", "JAANet"], choices=PAPER_INPUT)
+    parser.add_argument("--models", nargs="+", default=["DRML", "JAANet"], choices=NETWORKS)
     parser.add_argument("--steps", type=int, default=10, help="timed calls per variant")
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op / LiteRT threads")
     parser.add_argument("--batches", type=int, nargs="+", default=[1], help="faces per call")

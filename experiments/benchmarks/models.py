@@ -58,17 +58,9 @@ import tensorflow as tf
 from tfau import losses, models, training
 from tfau.training import OptimizerSpec
 
-#: Paper input of each network (image side, or the PAttNet patch stack shape).
-PAPER_INPUT = {
-    "DRML": {"input_shape": (170, 170, 3)},
-    "JAANet": {"input_size": 176},
-    "FVGG": {"input_size": 224},
-    "ENet": {"input_size": 224},
-    "EACNet": {"input_size": 224},
-    "AUNet": {"input_size": 224},
-    "HydraNet": {"input_size": 224},
-    "PAttNet": {"input_shape": (9, 100, 100, 3), "num_aus": 1},
-}
+#: Builder arguments beyond the defaults, which are the papers' inputs (DRML 170, JAA-Net
+#: 176, the VGG networks 224, PAttNet 9 x 100 x 100): PAttNet with one AU, as its authors train.
+BUILD_KWARGS = {"PAttNet": {"num_aus": 1}}
 #: Training batch of each network: the authors' (JAA-Net 8, DRML 16 as in reference
 #: performance.md), else 8.
 TRAIN_BATCH = {"DRML": 16, "JAANet": 8}
@@ -96,7 +88,7 @@ def parse_variant(spec: str) -> tuple[str, dict, dict]:
         except (ValueError, SyntaxError):
             pass  # a bare string such as grouped
         (options if key in _BENCHMARK_KEYS else kwargs)[key] = value
-    return name, {**PAPER_INPUT.get(name, {}), **kwargs}, options
+    return name, {**BUILD_KWARGS.get(name, {}), **kwargs}, options
 
 
 def build(name: str, kwargs: dict, options: dict) -> keras.Model:
