@@ -66,16 +66,18 @@ def test_demo_reuses_only_data_written_as_it_writes_it(tmp_path):
 
 
 def test_demo_drml_recipe():
-    """The recipe chosen on validation subjects (demo_learning.md): batches of 16, 90% crops
-    of a face resized to 100 px, no dropout, Adam warmed up to 1e-3 then cosine-decayed."""
+    """The recipe chosen on validation subjects (demo_learning.md): 5 epochs in batches of 16,
+    82 px crops (90%) of a face resized to 91 px, no dropout, Adam warmed up to 1e-3 then
+    cosine-decayed."""
     from tfau.cli.demo import demo_config
     from tfau.cli.main import build_parser
 
-    assert build_parser().parse_args(["demo"]).batch_size == 16
+    args = build_parser().parse_args(["demo"])
+    assert (args.batch_size, args.epochs) == (16, 5)
 
     config = demo_config("DRML", 112, epochs=4, batch_size=16)
-    assert config.model_kwargs["input_shape"] == [90, 90, 3]
-    assert config.pipeline_kwargs == {"input_size": 90, "source_size": 100}
+    assert config.model_kwargs["input_shape"] == [82, 82, 3]
+    assert config.pipeline_kwargs == {"input_size": 82, "source_size": 91}
     assert config.model_kwargs["dropout"] == 0.0
     assert (config.optimizer.schedule, config.optimizer.learning_rate) == ("cosine", 1e-3)
     assert config.optimizer.warmup_epochs == 0.5
