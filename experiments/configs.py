@@ -420,15 +420,16 @@ SYNTHBP4D_DATA = (
 _ADAM_3E4 = {"name": "adam", "learning_rate": 3e-4}
 #: Each paper's network at CPU size on SynthAU BP4D (the SynthAU CV table,
 #: experiments/benchmarks/results/synth_cv.md): the paper's loss, Adam 3e-4 (further than the
-#: papers' SGD in a few hundred steps; DRML: `tfau demo`'s recipe), 4 or 8 epochs per fold (8
+#: papers' SGD in a few hundred steps; DRML: the demo's recipe), 4 or 8 epochs per fold (8
 #: where the validation F1 of fold part3 still rose after 4: DRML, AUNets, PAttNet). VGG
 #: networks start from random weights (no ImageNet file here): none of their groups is
 #: frozen, and they read [-1, 1] faces, since on the Caffe range a random BN-free VGG
 #: saturates (AUC 0.50 for 4 epochs).
 _SYNTHBP4D: dict[str, dict[str, Any]] = {
-    # `tfau demo`'s recipe (tfau.cli.demo.demo_config, chosen on validation subjects): no
-    # dropout, batches of 16, 90 px crops of the face resized to 100, Adam warmed up to 1e-3
-    # then cosine-decayed; 8 epochs (the demo's 4 are for its twice larger AUs).
+    # The demo's recipe of 2026-12-05 (tfau.cli.demo.demo_config, chosen on validation
+    # subjects; the demo has since moved to 82 px crops of 91 for 5 epochs): no dropout,
+    # batches of 16, 90 px crops of the face resized to 100, Adam warmed up to 1e-3 then
+    # cosine-decayed; 8 epochs (the AUs here are half the demo's).
     "drml": _config(
         "DRML",
         "bp4d/aligned112",
