@@ -420,9 +420,9 @@ SYNTHBP4D_DATA = (
 _ADAM_3E4 = {"name": "adam", "learning_rate": 3e-4}
 #: Each paper's network at CPU size on SynthAU BP4D (the SynthAU CV table,
 #: experiments/benchmarks/results/synth_cv.md): the paper's loss, Adam 3e-4 (further than the
-#: papers' SGD in a few hundred steps; DRML, JAA-Net: warmed up to 1e-3, cosine-decayed), 4 or 8
-#: epochs per fold (8
-#: where the validation F1 of fold part3 still rose after 4: all but EAC-Net). VGG
+#: papers' SGD in a few hundred steps; DRML, JAA-Net: warmed up to 1e-3, cosine-decayed), 4
+#: or 8 epochs per fold (8 where the validation F1 of fold part3 still rose after 4: all but
+#: EAC-Net). VGG
 #: networks start from random weights (no ImageNet file here): none of their groups is
 #: frozen, and they read [-1, 1] faces, since on the Caffe range a random BN-free VGG
 #: saturates (AUC 0.50 for 4 epochs).
