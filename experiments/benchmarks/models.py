@@ -14,7 +14,11 @@ For each network (``tfau.models`` registry name, at its paper's input size: DRML
 - inference (``training=False``) at batch 1 and a large batch (32; 8 for the VGG networks),
 
 each as the median of ``--steps`` calls after two warm-up calls, 2 threads (TF intra-op 2 /
-inter-op 1, torch ``set_num_threads(2)``).
+inter-op 1, torch ``set_num_threads(2)``). With ``--litert``, batch-1 inference also runs
+through what ``tfau export --format litert`` writes: the network's SavedModel "faces"
+signature (preprocessing included: one 200 px uint8 face resized to the network's input and
+normalised) converted to a float32 ``.tflite`` and run in LiteRT's interpreter with the
+XNNPACK delegate, 2 threads (``ai-edge-litert``; the authors' side times its network alone).
 
 With ``--authors_dir DIR`` (a folder holding the authors' public code, outside tfau:
 ``PyTorch-JAANet``, ``AUNets``, ``DRML``, ``PAttNet``; see ``authors_networks.py`` for what is
@@ -38,6 +42,7 @@ Usage::
     python experiments/benchmarks/models.py --models DRML JAANet --steps 5
     python experiments/benchmarks/models.py --models JAANet JAANet:local_implementation=grouped
     python experiments/benchmarks/models.py --models DRML DRML:optimizer=keras --no-inference
+    python experiments/benchmarks/models.py --authors_dir /work/authors --no-train --litert
 """
 
 import argparse
@@ -45,6 +50,7 @@ import ast
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,6 +78,10 @@ DEFAULT_INFERENCE_BATCHES = (1, 32)
 #: fail on NaN centres). The rate does not change the work of a step.
 LEARNING_RATE = {"JAANet": 1e-5, "DRML": 1e-3, "AUNet": 1e-4, "PAttNet": 1e-3}
 _BENCHMARK_KEYS = ("jit", "policy", "batch", "optimizer")
+#: Pause before each timed call, seconds (see `interleaved`).
+PAUSE_S = 0.2
+#: Side of the aligned uint8 face given to a LiteRT export (the serving default).
+LITERT_FACE = 200
 
 
 def parse_variant(spec: str) -> tuple[str, dict, dict]:
@@ -182,6 +192,24 @@ def make_inference(model: keras.Model, jit: bool):
     return infer
 
 
+def litert_inference(name: str, model: keras.Model, rng: np.random.Generator):
+    """A batch-1 call of ``model`` exported as ``tfau export --format litert`` writes it
+    (float32 weights): one uint8 face of LITERT_FACE px through preprocessing and network."""
+    from tfau.aus import BP4D_AUS
+    from tfau.export import export_model
+    from tfau.export.litert import LiteRTRunner, convert
+
+    num_aus = au_output(model(random_inputs(model, 1, rng))).shape[-1]
+    mean = [128.0, 110.0, 100.0] if name == "DRML" else None
+    with tempfile.TemporaryDirectory() as folder:
+        export_model(
+            model, folder, model_name=name, aus=BP4D_AUS[:num_aus], face_size=LITERT_FACE, mean=mean
+        )
+        runner = LiteRTRunner(convert(folder), num_threads=2)
+    face = rng.integers(0, 256, size=(1, LITERT_FACE, LITERT_FACE, 3)).astype(np.uint8)
+    return lambda: runner(images=face)
+
+
 def numpy_call(function, *args):
     """A call that returns once TF's result is computed (torch's calls are synchronous)."""
 
@@ -200,13 +228,16 @@ def timed(function) -> tuple[float, float]:
 
 def interleaved(calls: dict, steps: int) -> dict:
     """Two warm-up calls each, then ``steps`` rounds calling every entry once per round;
-    returns the median (wall ms, CPU ms) of each entry."""
+    returns the median (wall ms, CPU ms) of each entry. Each call starts after a pause of
+    PAUSE_S: worker threads that spin-wait after their call (torch's OpenMP team, XNNPACK's
+    thread pool) would otherwise take the cores from the next side's call."""
     for function in calls.values():
         for _ in range(2):
             timed(function)
     samples = {key: [] for key in calls}
     for _ in range(steps):
         for key, function in calls.items():
+            time.sleep(PAUSE_S)
             samples[key].append(timed(function))
     return {
         key: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
@@ -250,6 +281,9 @@ def main() -> None:
     parser.add_argument("--inter-threads", type=int, default=1, help="TF inter-op threads")
     parser.add_argument("--no-train", action="store_true", help="skip training")
     parser.add_argument("--no-inference", action="store_true", help="skip inference")
+    parser.add_argument(
+        "--litert", action="store_true", help="also batch-1 inference of the LiteRT exports"
+    )
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.inter_threads)
@@ -321,6 +355,12 @@ def main() -> None:
             "infer",
             lambda name, options: INFERENCE_BATCHES.get(name, DEFAULT_INFERENCE_BATCHES),
             infer_call,
+        )
+    if args.litert:
+        rows += run(
+            "infer LiteRT",
+            lambda name, options: (1,),
+            lambda name, model, options, batch: litert_inference(name, model, rng),
         )
 
     print(f"\nend: {machine()}")
