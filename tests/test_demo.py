@@ -82,3 +82,53 @@ def test_demo_drml_recipe():
     assert (config.optimizer.schedule, config.optimizer.learning_rate) == ("cosine", 1e-3)
     assert config.optimizer.warmup_epochs == 0.5
     assert demo_config("JAANet", 112, 4, 32).optimizer.schedule == "constant"
+
+
+def test_demo_video_films_faces_as_the_data_frames_do(tmp_path):
+    """The video's face is as many pixels wide as in the demo's BP4D frames (the alignment then
+    resamples both alike), and the video holds the person's eight tasks (demo_learning.md)."""
+    import numpy as np
+
+    from tfau.cli.demo import VIDEO_SIZE, video_face_width
+    from tfau.cli.main import build_parser
+    from tfau.synth import SynthAU, get_preset, write_bp4d
+
+    manifest = write_bp4d(tmp_path, size="tiny", seed=0, progress=False)
+    data_width = manifest["image_size"][0]
+
+    def eye_distance(generator):
+        points = generator.sequence("F004", "T1", 1).landmarks49.reshape(49, 2)
+        left, right = points[19:25].mean(axis=0), points[25:31].mean(axis=0)
+        return np.linalg.norm(left - right)
+
+    data = SynthAU("bp4d", image_size=tuple(manifest["image_size"]))
+    video = SynthAU("bp4d", image_size=VIDEO_SIZE, face_width=video_face_width(data_width))
+    assert eye_distance(video) == pytest.approx(eye_distance(data), rel=0.02)
+    assert build_parser().parse_args(["demo"]).video_seconds == 24.0
+    assert get_preset("demo").bp4d_tasks == tuple(f"T{i}" for i in range(1, 9))
+
+
+def test_demo_scores_the_video_person_across_face_ids():
+    """After a cut the tracker may give the person a new face id: every frame where a face was
+    found counts, the more confident face where two were found."""
+    import numpy as np
+
+    from tfau.cli.demo import _one_person
+    from tfau.plots.timeline import AUTrack
+
+    def track(face_id, success, p, confidence):
+        success = np.array(success, bool)
+        p = np.where(success[:, None], np.array(p, float)[:, None], np.nan)
+        frames = np.arange(len(success))
+        return AUTrack(
+            face_id, frames, frames / 25.0, success, (1,), p, None,
+            np.where(success, confidence, np.nan),
+        )  # fmt: skip
+
+    tracks = {
+        0: track(0, [1, 1, 0, 0, 1], [0.9, 0.8, 0, 0, 0.1], 0.99),
+        1: track(1, [0, 0, 1, 0, 1], [0, 0, 0.7, 0, 0.6], 0.95),
+    }
+    found, probability = _one_person(tracks)
+    np.testing.assert_array_equal(found, [True, True, True, False, True])
+    np.testing.assert_allclose(probability[found, 0], [0.9, 0.8, 0.7, 0.1])

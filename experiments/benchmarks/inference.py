@@ -15,9 +15,14 @@ tracking and alignment run in a thread beside the network, so the stage times ov
 can add up to more than the wall time. ``uptime`` is printed at the start and the end: the
 machine is shared, and load slows everything.
 
+With ``--litert`` each network runs from the float32 ``.tflite`` that ``tfau export --format
+litert --quantize none`` writes (`tfau.export.export_litert`; LiteRT's interpreter with XNNPACK,
+``--threads`` threads), as ``tfau predict --model model.tflite`` runs it.
+
 Usage::
 
     python experiments/benchmarks/inference.py --frames 300
+    python experiments/benchmarks/inference.py --networks DRML JAANet --litert
     python experiments/benchmarks/inference.py --networks DRML --frames 300 --detect_every 15
 """
 
@@ -35,7 +40,9 @@ import tensorflow as tf
 
 import tfau.models
 from tfau.aus import BP4D_AUS
+from tfau.export import export_litert
 from tfau.inference import STAGES, Predictor, from_keras
+from tfau.inference.litert import load_litert
 from tfau.synth import SynthAU
 
 GOAL_FPS = 25.0
@@ -63,12 +70,17 @@ def write_video(path: str, frames: int, seed: int) -> None:
     writer.release()
 
 
-def build(name: str):
+def build(name: str, litert_dir: str | None = None, threads: int = 2):
+    """The served network: from its Keras model, or from its LiteRT export in ``litert_dir``."""
     num_aus = 12
     model = tfau.models.get(name)(num_aus=num_aus)
     mean = MEAN if name == "DRML" else None
     # AUNet is one binary network per AU in the paper; the 12-output head times one pass.
-    return from_keras(model, aus=BP4D_AUS, mean=mean, model_name=name)
+    if litert_dir is None:
+        return from_keras(model, aus=BP4D_AUS, mean=mean, model_name=name)
+    path = os.path.join(litert_dir, f"{name}.tflite")
+    export_litert(model, path, model_name=name, aus=BP4D_AUS, mean=mean, quantize="none")
+    return load_litert(path, num_threads=threads)
 
 
 def network_alone(model, batch_size: int, repeats: int = 3) -> float:
@@ -98,6 +110,7 @@ def main() -> None:
     parser.add_argument("--smoothing", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--litert", action="store_true", help="serve the float32 LiteRT exports")
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -114,7 +127,7 @@ def main() -> None:
         )
         lines = [header, "|" + "---|" * 8]
         for name in args.networks:
-            model = build(name)
+            model = build(name, tmp if args.litert else None, args.threads)
             predictor = Predictor(
                 model,
                 smoothing=args.smoothing,

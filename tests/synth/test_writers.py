@@ -334,6 +334,34 @@ def test_write_video_round_trips_through_opencv(tmp_path):
         write_video(tmp_path, seq)  # a folder, not a file
 
 
+def test_write_video_plays_several_sequences_one_after_another(tmp_path):
+    from tfau.synth import SynthAU, write_video
+
+    gen = SynthAU("bp4d", image_size=(160, 120), seed=2)
+    session = [gen.sequence("F004", "T1", 3), gen.sequence("F004", "T2", 4)]
+    capture = cv2.VideoCapture(str(write_video(tmp_path / "session.avi", session)))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame[..., ::-1].astype(float))
+    rendered = [seq.frame(t).astype(float) for seq in session for t in range(seq.num_frames)]
+    assert len(frames) == 7
+    # T1's frames, then T2's: each decoded frame is close to the one rendered at its place
+    # and nearest to a frame of its own task (each task has its own backdrop).
+    task = [0, 0, 0, 1, 1, 1, 1]
+    for i, frame in enumerate(frames):
+        errors = [np.abs(frame - other).mean() for other in rendered]
+        assert errors[i] < 6.0 and task[int(np.argmin(errors))] == task[i]
+    with pytest.raises(ValueError, match=r"share a frame size. Received sizes: \[\(160, 120\), "):
+        other = SynthAU("bp4d", image_size=(200, 150), seed=2).sequence("F004", "T1", 2)
+        write_video(tmp_path / "mixed.avi", [session[0], other])
+    with pytest.raises(ValueError, match="at least one SynthSequence"):
+        write_video(tmp_path / "empty.avi", [])
+    assert not (tmp_path / "mixed.avi").exists() and not (tmp_path / "empty.avi").exists()
+
+
 def test_bp4d_preset_sets_episode_length_and_au_size(tmp_path):
     """Shorter episodes give consecutive coded frames different labels; au_scale moves faces."""
     one = dataclasses.replace(

@@ -25,7 +25,13 @@ from tfau.synth.aus import (
     get_profile,
 )
 from tfau.synth.face import Identity, Pose, sample_identity
-from tfau.synth.generator import DISFA_VIEWS, FERA2017_VIEWS, SynthAU, SynthSequence
+from tfau.synth.generator import (
+    DEFAULT_FACE_WIDTH,
+    DISFA_VIEWS,
+    FERA2017_VIEWS,
+    SynthAU,
+    SynthSequence,
+)
 from tfau.synth.matlab import read_bp4d_landmarks, write_bp4d_landmarks, write_disfa_landmarks
 from tfau.synth.writers import (
     BP4D_SUBJECTS,

@@ -47,6 +47,10 @@ DISFA_VIEWS: tuple[tuple[float, float], ...] = ((-12.0, 0.0), (12.0, 0.0))
 _NOISE_BANK = 8
 
 
+#: Width of the face as a fraction of the frame's width, unless `SynthAU` is told otherwise.
+DEFAULT_FACE_WIDTH = 0.45
+
+
 def _stream(seed: int, *keys: str | int) -> np.random.Generator:
     """A random generator keyed by ``seed`` and string/int keys (stable across runs)."""
     words = [zlib.crc32(str(key).encode("utf-8")) for key in keys]
@@ -212,7 +216,7 @@ class SynthAU:
         image_size: tuple[int, int] = (260, 348),
         seed: int = 0,
         views: Sequence[tuple[float, float]] = ((0.0, 0.0),),
-        face_width: float = 0.45,
+        face_width: float = DEFAULT_FACE_WIDTH,
         head_motion: float = 1.0,
         noise: float = 1.0,
         au_scale: float = 1.0,

@@ -358,35 +358,51 @@ def write_bp4d(
 
 
 def write_video(
-    path: str | os.PathLike, sequence: SynthSequence, view: int = 0, fps: float = 25.0
+    path: str | os.PathLike,
+    sequence: SynthSequence | Sequence[SynthSequence],
+    view: int = 0,
+    fps: float = 25.0,
 ) -> Path:
-    """Writes one view of a SynthAU sequence as an MJPG AVI (what OpenCV reads everywhere).
+    """Writes one view of SynthAU sequences as an MJPG AVI (what OpenCV reads everywhere).
+
+    Several sequences are written one after another, like the tasks of one recording
+    session (a cut between two): their frames, in order, are the video's.
 
     Args:
         path: the ``.avi`` file to write (its folder is created).
-        sequence: a `SynthSequence` (`SynthAU.sequence`).
-        view: which camera of the sequence.
+        sequence: a `SynthSequence` (`SynthAU.sequence`), or several of the same frame size.
+        view: which camera of the sequences.
         fps: frame rate stored in the file.
 
     Returns:
         The written path.
 
     Raises:
+        ValueError: when no sequence is given or their frame sizes differ.
         OSError: when OpenCV cannot open a writer at ``path``.
 
     Example:
         >>> seq = SynthAU("bp4d", image_size=(640, 480), seed=1).sequence("F004", "T9", 50)
         >>> write_video("/tmp/synth.avi", seq)  # doctest: +SKIP
     """
+    sequences = [sequence] if isinstance(sequence, SynthSequence) else list(sequence)
+    if not sequences:
+        raise ValueError("`sequence` must hold at least one SynthSequence. Received: none")
+    sizes = sorted({tuple(s.image_size) for s in sequences})
+    if len(sizes) > 1:
+        raise ValueError(
+            f"The sequences of one video must share a frame size. Received sizes: {sizes}"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = sequence.image_size
+    width, height = sizes[0]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
         raise OSError(f"OpenCV cannot write an MJPG AVI at {path}")
     try:
-        for frame in sequence.frames(view):
-            writer.write(_bgr(frame))
+        for seq in sequences:
+            for frame in seq.frames(view):
+                writer.write(_bgr(frame))
     finally:
         writer.release()
     return path
