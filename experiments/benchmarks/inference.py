@@ -40,7 +40,7 @@ import tensorflow as tf
 
 import tfau.models
 from tfau.aus import BP4D_AUS
-from tfau.export import export_litert
+from tfau.export.litert import export_litert
 from tfau.inference import STAGES, Predictor, from_keras
 from tfau.inference.litert import load_litert
 from tfau.synth import SynthAU
