@@ -18,7 +18,8 @@ inter-op 1, torch ``set_num_threads(2)``). With ``--litert``, batch-1 inference 
 through what ``tfau export --format litert`` writes: the network's SavedModel "faces"
 signature (preprocessing included: one 200 px uint8 face resized to the network's input and
 normalised) converted to a float32 ``.tflite`` and run in LiteRT's interpreter with the
-XNNPACK delegate, 2 threads (``ai-edge-litert``; the authors' side times its network alone).
+XNNPACK delegate, ``--threads`` threads (``ai-edge-litert``; the authors' side times its
+network alone).
 
 With ``--authors_dir DIR`` (a folder holding the authors' public code, outside tfau:
 ``PyTorch-JAANet``, ``AUNets``, ``DRML``, ``PAttNet``; see ``authors_networks.py`` for what is
@@ -192,7 +193,7 @@ def make_inference(model: keras.Model, jit: bool):
     return infer
 
 
-def litert_inference(name: str, model: keras.Model, rng: np.random.Generator):
+def litert_inference(name: str, model: keras.Model, rng: np.random.Generator, threads: int):
     """A batch-1 call of ``model`` exported as ``tfau export --format litert`` writes it
     (float32 weights): one uint8 face of LITERT_FACE px through preprocessing and network."""
     from tfau.aus import BP4D_AUS
@@ -205,7 +206,7 @@ def litert_inference(name: str, model: keras.Model, rng: np.random.Generator):
         export_model(
             model, folder, model_name=name, aus=BP4D_AUS[:num_aus], face_size=LITERT_FACE, mean=mean
         )
-        runner = LiteRTRunner(convert(folder), num_threads=2)
+        runner = LiteRTRunner(convert(folder), num_threads=threads)
     face = rng.integers(0, 256, size=(1, LITERT_FACE, LITERT_FACE, 3)).astype(np.uint8)
     return lambda: runner(images=face)
 
@@ -360,7 +361,7 @@ def main() -> None:
         rows += run(
             "infer LiteRT",
             lambda name, options: (1,),
-            lambda name, model, options, batch: litert_inference(name, model, rng),
+            lambda name, model, options, batch: litert_inference(name, model, rng, args.threads),
         )
 
     print(f"\nend: {machine()}")

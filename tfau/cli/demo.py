@@ -168,7 +168,7 @@ def video_face_width(data_frame_width: int) -> float:
     as in the demo's SynthAU BP4D frames (``data_frame_width`` px wide), as if one camera filmed
     them all. The alignment's linear warp (JAA-Net's, unfiltered) then resamples the video's
     faces as it resampled the training faces: a close-up (the face 2.6x wider, downsampled
-    2.6x) cost the demo's model 3.7 F1 points on unseen people (demo_learning.md)."""
+    2.6x) cost the demo's model 3-4 F1 points on unseen people (demo_learning.md)."""
     from tfau.synth import DEFAULT_FACE_WIDTH
 
     return DEFAULT_FACE_WIDTH * data_frame_width / VIDEO_SIZE[0]
