@@ -34,6 +34,8 @@ def test_demo_runs_every_step_and_says_where_everything_is(tmp_path, capsys):
     assert header[:5] == ["frame", "face_id", "timestamp", "confidence", "success"]
     assert "AU12_p" in header and "AU12_c" in header
     assert "F1 against the video's ground truth" in out
+    # One second of video: BP4D's eight tasks, 3 frames each.
+    assert " of 24 frames; F1 against" in out
     assert (workdir / "plots" / "au_timeline_face0.png").is_file()
     assert (workdir / "plots" / "saliency.png").is_file()
     assert f"Everything is in {workdir}" in out
