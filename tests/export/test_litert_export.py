@@ -171,6 +171,39 @@ def test_landmark_network_takes_the_faces_landmarks(tmp_path):
     )
 
 
+def test_flow_network_takes_the_flow_of_the_faces_pairs(tmp_path):
+    """AUNetChannels (image + flow) as LiteRT: its two signatures around OpenCV's flow equal
+    the Keras model on the same face pairs, through `tfau.inference.load_model` too."""
+    from tfau.inference import from_keras, load_model
+
+    keras.utils.set_random_seed(13)
+    model = tiny("AUNetChannels")
+    path = tmp_path / "channels.tflite"
+    metadata = export(model, "AUNetChannels", path, quantize="none")
+    assert metadata["signatures"] == {
+        "faces": ["images", "flow"],
+        "flow_frames": ["images", "previous"],
+    }
+    runner = LiteRTRunner(path)
+    assert runner.signatures == ("faces", "flow_frames")
+    faces = synthau_faces(4, AUS, FACE, seed=5)
+    assert faces.previous.shape == faces.images.shape
+    # The first face of a sequence is its own previous frame; the others moved.
+    assert np.array_equal(faces.previous[0], faces.images[0])
+    assert np.abs(faces.previous[1:].astype(int) - faces.images[1:]).max() > 0
+    served = load_model(path)
+    assert served.needs_flow and served.source == "litert"
+    expected = from_keras(model, aus=AUS, model_name="AUNetChannels", face_size=FACE)(
+        faces.images, previous=faces.previous
+    )["au"]
+    got = served(faces.images, previous=faces.previous)["au"]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    still = served(faces.images, previous=faces.images)["au"]
+    assert np.abs(still[1:] - got[1:]).max() > 1e-6
+    with pytest.raises(ValueError, match=r"no 'frames' signature"):
+        runner.run("frames", images=faces.images)
+
+
 def test_sidecar(float32):
     metadata = json.loads(open(metadata_path(float32["JAANet"])).read())
     assert metadata["model_name"] == "JAANet" and metadata["aus"] == AUS
@@ -310,9 +343,6 @@ def test_runs_with_ai_edge_litert_alone(float32):
 
 
 def test_errors(tmp_path, models, float32, monkeypatch):
-    flow = tfau.models.get("AUNetPiFC6")(**tfau.models.tiny_kwargs("AUNetPiFC6"))
-    with pytest.raises(ValueError, match=r"AUNetPiFC6 takes an optical-flow image, .* OpenCV"):
-        export_litert(flow, tmp_path / "f.tflite", model_name="AUNetPiFC6", aus=[1])
     view = tfau.models.get("AUNetsViewClassifier")(
         **tfau.models.tiny_kwargs("AUNetsViewClassifier")
     )

@@ -305,10 +305,57 @@ def test_bad_arguments_are_named(tmp_path):
         export_model(model, tmp_path, model_name="DRML", aus=AUS)
     with pytest.raises(ValueError, match=r"do not match the pipeline of 'ENet'"):
         export_model(model, tmp_path, model_name="ENet", aus=AUS)
-    flow = tfau.models.get("AUNetFlow")(**tfau.models.tiny_kwargs("AUNetFlow"))
-    with pytest.raises(ValueError, match="optical-flow input, which needs two consecutive"):
-        export_model(flow, tmp_path, model_name="AUNetFlow", aus=[1])
     assert not os.listdir(tmp_path)
+
+
+def moving_faces(count: int, shift: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` smooth random uint8 faces and their previous frames moved by ``shift``."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    margin = 8
+    frames = []
+    for _ in range(count):
+        noise = rng.integers(0, 256, (FACE + 2 * margin, FACE + 2 * margin, 3), dtype=np.uint8)
+        frames.append(cv2.GaussianBlur(noise, (0, 0), 2.0))
+    frames = np.stack(frames)
+    dy, dx = shift
+    current = frames[:, margin : margin + FACE, margin : margin + FACE]
+    previous = frames[:, margin + dy : margin + dy + FACE, margin + dx : margin + dx + FACE]
+    return np.ascontiguousarray(current), np.ascontiguousarray(previous)
+
+
+@pytest.mark.parametrize("name", ["AUNetChannels", "AUNetFlow"])
+def test_flow_networks_export_and_serve_as_the_keras_model(tmp_path, name):
+    """The export's two graph calls around OpenCV's flow equal the .keras one-graph path."""
+    from tfau.export import FLOW_FRAMES_SIGNATURE
+    from tfau.inference import from_keras, load_model
+
+    keras.utils.set_random_seed(0)
+    model = tfau.models.get(name)(**tfau.models.tiny_kwargs(name))
+    metadata = export_model(model, tmp_path, model_name=name, aus=[1], face_size=FACE)
+    assert metadata["signatures"] == {
+        "faces": ["images", "flow"],
+        FLOW_FRAMES_SIGNATURE: ["images", "previous"],
+    }
+    assert metadata["pipeline"]["flow_preset"] == "medium"
+    pairs = tf.saved_model.load(str(tmp_path)).signatures[FLOW_FRAMES_SIGNATURE]
+    faces_now, faces_before = moving_faces(3, (2, -3))
+    resized = pairs(images=tf.constant(faces_now), previous=tf.constant(faces_before))
+    assert resized["images"].dtype == tf.uint8 and resized["images"].shape == (3, 32, 32, 3)
+
+    in_memory = from_keras(model, aus=[1], model_name=name, face_size=FACE)
+    served = load_model(tmp_path)
+    assert served.needs_flow and served.source == "saved_model"
+    expected = in_memory(faces_now, previous=faces_before)["au"]
+    got = served(faces_now, previous=faces_before)["au"]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    # The flow reaches the network: no motion gives other outputs.
+    still = served(faces_now, previous=faces_now)["au"]
+    np.testing.assert_allclose(still, in_memory(faces_now, previous=faces_now)["au"], atol=1e-6)
+    assert np.abs(still - got).max() > 1e-5
+    with pytest.raises(ValueError, match=rf"{name} takes optical flow: pass `previous`"):
+        served(faces_now)
 
 
 def test_view_classifier_round_trip(tmp_path):

@@ -222,15 +222,41 @@ FLOW_NETWORKS = [
 
 
 @pytest.mark.parametrize(
-    ("name", "crop"),
-    [*((name, "aligned") for name in FLOW_NETWORKS), ("AUNetChannels", "unaligned")],
+    ("name", "crop", "source"),
+    [
+        *((name, "aligned", "keras") for name in FLOW_NETWORKS),
+        ("AUNetChannels", "unaligned", "keras"),
+        # Exports: OpenCV's flow between their "flow_frames" and "faces" signatures.
+        ("AUNetPiFC6", "aligned", "saved_model"),
+        ("AUNetChannels", "unaligned", "litert"),
+    ],
 )
-def test_flow_networks_equal_keras_on_the_same_face_pairs(tmp_path, synth_frames, name, crop):
+def test_flow_networks_equal_keras_on_the_same_face_pairs(
+    tmp_path, synth_frames, name, crop, source
+):
     """A first frame, consecutive frames, frames without a face and the track's restart."""
     keras_model = seeded_model(name)
     size = 200 if crop == "aligned" else 224  # aligned200 / unaligned224_pairs
-    model = from_keras(keras_model, aus=AUS, normalization="symmetric", face_size=size)
-    assert model.needs_flow and model.model_name == name
+    if source == "keras":
+        model = from_keras(keras_model, aus=AUS, normalization="symmetric", face_size=size)
+    else:
+        from tfau.export import export_model
+        from tfau.export.litert import export_litert
+
+        path = tmp_path / ("model.tflite" if source == "litert" else "saved_model")
+        export = export_litert if source == "litert" else export_model
+        options = {"quantize": "none", "eval_faces": 8} if source == "litert" else {}
+        export(
+            keras_model,
+            path,
+            model_name=name,
+            aus=AUS,
+            face_size=size,
+            normalization="symmetric",
+            **options,
+        )
+        model = load_model(path)
+    assert model.needs_flow and model.model_name == name and model.source == source
     frames = synth_frames[:11]  # frames 7-9 (0-based 6-8) hold no face
     predictor = Predictor(model, batch_size=4, detect_every=4, crop=crop)
     predictor.predict_frames(frames, tmp_path / "flow.csv")

@@ -29,6 +29,7 @@ from tfau.data.balancing import (
 )
 from tfau.data.flow import (
     dis_flow,
+    dis_flow_batch,
     flow_image,
     flow_to_image,
     optical_flow,
@@ -53,6 +54,7 @@ from tfau.data.pipelines import (
     drml_pipeline,
     eacnet_config,
     eacnet_pipeline,
+    flow_frame_pair,
     get_config,
     get_pipeline,
     image_mean,
@@ -99,6 +101,7 @@ __all__ = [
     "crop_patches",
     "decode_image",
     "dis_flow",
+    "dis_flow_batch",
     "drml_config",
     "drml_pipeline",
     "drml_video_sampling",
@@ -109,6 +112,7 @@ __all__ = [
     "example_key",
     "example_seed",
     "flip_horizontal",
+    "flow_frame_pair",
     "flow_image",
     "flow_to_image",
     "get_config",

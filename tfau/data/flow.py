@@ -37,15 +37,19 @@ _FLOW_EPSILON = 1e-6
 _local = threading.local()
 
 
-def _dis(preset: str) -> Any:
-    # One DIS object per thread and preset: tf.data calls numpy functions from several
-    # threads, and an OpenCV algorithm object is not safe to share between them.
+def _dis(preset: str, shape: tuple[int, ...]) -> Any:
+    # One DIS object per thread, preset and frame size: tf.data calls numpy functions from
+    # several threads, and an OpenCV algorithm object is not safe to share between them; and
+    # a DIS object that has run on frames of another size gives other flows from then on
+    # (up to 0.11 px, OpenCV 4.14), so that a shared one would make each flow depend on the
+    # sizes computed before it on that thread.
     cache = getattr(_local, "dis", None)
     if cache is None:
         cache = _local.dis = {}
-    if preset not in cache:
-        cache[preset] = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
-    return cache[preset]
+    key = (preset, shape)
+    if key not in cache:
+        cache[key] = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+    return cache[key]
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -81,7 +85,31 @@ def dis_flow(previous: np.ndarray, current: np.ndarray, preset: str = "medium") 
             "Both frames must have the same size. Received: "
             f"previous {previous.shape}, current {current.shape}"
         )
-    return _dis(preset).calc(previous, current, None).astype(np.float32)
+    return _dis(preset, current.shape).calc(previous, current, None).astype(np.float32)
+
+
+def dis_flow_batch(previous: np.ndarray, current: np.ndarray, preset: str = "medium") -> np.ndarray:
+    """`dis_flow` of each pair of two batches (numpy), e.g. what a served export's
+    ``"flow_frames"`` signature returns.
+
+    Args:
+        previous: ``(batch, height, width, 3)`` RGB frames.
+        current: the next frames, same shape.
+        preset: DIS preset. Defaults to ``"medium"``.
+
+    Returns:
+        float32 ``(batch, height, width, 2)``.
+    """
+    previous, current = np.asarray(previous), np.asarray(current)
+    if previous.ndim != 4 or previous.shape != current.shape:
+        raise ValueError(
+            "Expected two batches of RGB frames of one shape (batch, height, width, 3). "
+            f"Received: previous {previous.shape}, current {current.shape}"
+        )
+    flows = [
+        dis_flow(before, after, preset) for before, after in zip(previous, current, strict=True)
+    ]
+    return np.stack(flows) if flows else np.zeros((0, *current.shape[1:3], 2), np.float32)
 
 
 def optical_flow(previous: Any, current: Any, preset: str = "medium") -> tf.Tensor:

@@ -244,7 +244,9 @@ def preprocess_example(
 
     Args:
         example: a TFDS example (``image`` bytes or uint8, ``landmarks``, ``au``; flow
-            inputs also ``previous_image``; ``has_landmarks`` used when present).
+            inputs also ``previous_image``, or ``flow``: the DIS flow field of the pair
+            `flow_frame_pair` gives, float32 ``(input_size, input_size, 2)``, computed
+            outside the graph; ``has_landmarks`` used when present).
         config: the network's `PipelineConfig`.
         training: random crop and flip (True) or centre crop (False).
         seed: ``(2,)`` stateless seed of this example (`transforms.example_seed`); required
@@ -258,7 +260,9 @@ def preprocess_example(
     image = decode_image(example["image"])
     channels = 3
     wants_flow = "flow" in config.inputs
-    if wants_flow:
+    # A flow field computed outside the graph (served exports: `flow_frames` then DIS).
+    given_flow = wants_flow and "flow" in example
+    if wants_flow and not given_flow:
         if "previous_image" not in example:
             raise ValueError(
                 "Flow inputs need the previous frame: build the dataset with previous frames "
@@ -317,13 +321,15 @@ def preprocess_example(
     if "landmarks" in config.inputs:
         inputs["landmarks"] = landmarks
     if wants_flow:
-        # Float frames (resized) are rounded to uint8 by dis_flow.
-        flow_image = flow_lib.flow_image(
-            image[..., 3:],
-            current,
-            preset=config.flow_preset,
-            max_magnitude=config.max_flow_magnitude,
-        )
+        if given_flow:
+            flow = tf.ensure_shape(
+                tf.convert_to_tensor(example["flow"], tf.float32),
+                [config.input_size, config.input_size, 2],
+            )
+        else:
+            # Float frames (resized) are rounded to uint8 by dis_flow.
+            flow = flow_lib.optical_flow(image[..., 3:], current, preset=config.flow_preset)
+        flow_image = flow_lib.flow_to_image(flow, config.max_flow_magnitude)
         inputs["flow"] = transforms.normalize_image(flow_image, config.normalization, mean)
 
     targets: dict[str, tf.Tensor] = {}
@@ -334,6 +340,38 @@ def preprocess_example(
     if "view" in config.targets:
         targets["view"] = tf.cast(example["view"], tf.int32)
     return inputs, targets
+
+
+def flow_frame_pair(
+    image: tf.Tensor, previous: tf.Tensor, config: PipelineConfig
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The two frames whose optical flow `preprocess_example` computes at test time.
+
+    The current and previous frames resized (or resized and centre-cropped) to the network's
+    input together, as ``preprocess_example(..., training=False)`` does before OpenCV's DIS,
+    rounded to uint8 as `tfau.data.flow.dis_flow` rounds them. Served exports
+    (`tfau.export`) run this in the graph, compute the flow of the pair outside it
+    (``dis_flow(previous, current, config.flow_preset)``) and pass it back as the example's
+    ``flow``: the network then gets exactly the flow image of the training pipeline.
+
+    Args:
+        image: the current frame, ``(height, width, 3)`` uint8 or JPEG bytes.
+        previous: the previous frame, same size.
+        config: a flow network's `PipelineConfig`.
+
+    Returns:
+        ``(current, previous)``, uint8 ``(input_size, input_size, 3)`` each.
+    """
+    pair = tf.concat([decode_image(image), decode_image(previous)], axis=-1)
+    if config.crop:
+        if config.source_size is not None:
+            pair, _ = transforms.resize(pair, None, config.source_size)
+        pair, _ = transforms.centre_crop(pair, None, config.input_size)
+    else:
+        pair, _ = transforms.resize(pair, None, config.input_size)
+    pair = tf.cast(tf.round(tf.clip_by_value(tf.cast(pair, tf.float32), 0.0, 255.0)), tf.uint8)
+    pair = tf.ensure_shape(pair, [config.input_size, config.input_size, 6])
+    return pair[..., :3], pair[..., 3:]
 
 
 def make_pipeline(

@@ -27,8 +27,10 @@ differences, latency. ``"auto"`` takes the fastest quantisation whose agreement 
 ``min_agreement`` (99%) and whose latency is at most `FASTER_THAN_FLOAT32` (0.9) times
 float32's on the exporting machine, else float32 (`choose_quantization`).
 
-Optical-flow networks (AUNets' flow fusions) do not export: their flow image is computed by
-OpenCV from two consecutive frames, outside any TensorFlow graph.
+Optical-flow networks (AUNets' flow fusions) also hold the SavedModel's ``"flow_frames"``
+signature; their ``"faces"`` takes ``flow`` instead of ``previous`` faces: OpenCV's DIS flow of
+the pair ``"flow_frames"`` returns, computed between the two calls (`with_flow`,
+`tfau.export.flow_input`; `tfau.inference` does it), as for the SavedModel.
 
 Not imported by ``import tfau.export``: use ``import tfau.export.litert``.
 """
@@ -138,17 +140,50 @@ class LiteRTRunner:
                 f"Expected a LiteRT model with a {SIGNATURE!r} signature (tfau export --format "
                 f"litert). Received signatures: {sorted(signatures)}"
             )
+        self.signatures = tuple(sorted(signatures))
         self.input_names = tuple(signatures[SIGNATURE]["inputs"])
         self.output_names = tuple(signatures[SIGNATURE]["outputs"])
-        self._runner = self.interpreter.get_signature_runner(SIGNATURE)
+        self._runners = {
+            name: self.interpreter.get_signature_runner(name) for name in self.signatures
+        }
 
     def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
-        """Runs the signature on numpy inputs (``images``, [``landmarks``]); numpy outputs."""
-        return {name: np.array(value) for name, value in self._runner(**inputs).items()}
+        """Runs ``"faces"`` on numpy inputs (``images``, [``landmarks`` | ``flow``])."""
+        return self.run(SIGNATURE, **inputs)
+
+    def run(self, signature: str, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Runs one of the file's signatures (e.g. ``"flow_frames"``); numpy outputs."""
+        if signature not in self._runners:
+            raise ValueError(
+                f"This LiteRT model has no {signature!r} signature. Received signatures: "
+                f"{list(self.signatures)}"
+            )
+        return {name: np.array(value) for name, value in self._runners[signature](**inputs).items()}
+
+
+def with_flow(faces: Any, flow_frames: Any, preset: str) -> Any:
+    """A flow network's served ``"faces"`` as a callable that takes ``previous`` faces.
+
+    Args:
+        faces: its ``"faces"`` signature (keyword ``images``, ``flow``; numpy outputs).
+        flow_frames: its ``"flow_frames"`` signature.
+        preset: the pipeline's DIS preset.
+
+    Returns:
+        ``call(images=, previous=)``: ``faces`` on the flow of each (previous, image) pair
+        (`tfau.export.flow_input`).
+    """
+    from tfau.export.saved_model import flow_input
+
+    def call(*, images: np.ndarray, previous: np.ndarray) -> dict[str, np.ndarray]:
+        return faces(images=images, flow=flow_input(flow_frames, images, previous, preset))
+
+    return call
 
 
 def convert(saved_model_dir: str, quantization: str = "none") -> bytes:
-    """The SavedModel's ``"faces"`` signature as a LiteRT flatbuffer (builtin ops only).
+    """The SavedModel's signatures as a LiteRT flatbuffer (builtin ops only): ``"faces"``,
+    and ``"flow_frames"`` for optical-flow networks (their ``tfau_export.json`` names them).
 
     Args:
         saved_model_dir: a SavedModel written by `tfau.export.export_model`.
@@ -159,10 +194,14 @@ def convert(saved_model_dir: str, quantization: str = "none") -> bytes:
     """
     import tensorflow as tf
 
+    from tfau.export.saved_model import FLOW_FRAMES_SIGNATURE, METADATA_FILE
+
     _check_quantization(quantization, allow_auto=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=[SIGNATURE]
-    )
+    signatures = [SIGNATURE]
+    with open(os.path.join(saved_model_dir, METADATA_FILE)) as file:
+        if FLOW_FRAMES_SIGNATURE in json.load(file)["signatures"]:
+            signatures.append(FLOW_FRAMES_SIGNATURE)
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=signatures)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -184,12 +223,16 @@ class SynthAUFaces:
 
     Attributes:
         images: uint8 ``(N, S, S, 3)``.
+        previous: uint8 ``(N, S, S, 3)``: each face's previous frame cut out with the face's
+            alignment (the face itself for a sequence's first frame: zero flow), the
+            optical-flow networks' second input.
         landmarks: float32 ``(N, 49, 2)`` in the aligned faces' pixels.
         labels: int8 ``(N, len(aus))``: 1 present, 0 absent, -1 for AUs SynthAU does not code.
         description: how they were made (profile, seed, subjects, frames).
     """
 
     images: np.ndarray
+    previous: np.ndarray
     landmarks: np.ndarray
     labels: np.ndarray
     description: str
@@ -219,7 +262,7 @@ def synthau_faces(
     Returns:
         A `SynthAUFaces`.
     """
-    from tfau.faces.alignment import align_face
+    from tfau.faces.alignment import align_face, warp_face
     from tfau.synth import ALL_AUS, BP4D_PROFILE, DISFA_PROFILE, SynthAU
 
     if not isinstance(count, int) or count < 1:
@@ -232,7 +275,7 @@ def synthau_faces(
     side = max(2 * face_size, 64)
     generator = SynthAU(profile, image_size=(side, side), seed=seed)
     coded = [au for au in aus if au in ALL_AUS]
-    images, landmarks, labels = [], [], []
+    images, previous, landmarks, labels = [], [], [], []
     sequences = math.ceil(count / _FACES_PER_SEQUENCE)
     for number in range(sequences):
         sequence = generator.sequence(
@@ -244,6 +287,9 @@ def synthau_faces(
                 break
             face = align_face(sequence.frame(t), sequence.landmarks49[0, t], face_size, box_enlarge)
             images.append(face.image)
+            previous.append(
+                face.image if t == 0 else warp_face(sequence.frame(t - 1), face.matrix, face_size)
+            )
             landmarks.append(face.landmarks)
             row = np.full(len(aus), -1, np.int8)
             for column, au in enumerate(aus):
@@ -257,6 +303,7 @@ def synthau_faces(
     )
     return SynthAUFaces(
         images=np.stack(images),
+        previous=np.stack(previous),
         landmarks=np.stack(landmarks).astype(np.float32),
         labels=np.stack(labels),
         description=description,
@@ -267,9 +314,11 @@ def run_faces(
     runner: Any,
     images: np.ndarray,
     landmarks: np.ndarray | None = None,
+    previous: np.ndarray | None = None,
     batch_size: int = 16,
 ) -> dict[str, np.ndarray]:
-    """A `LiteRTRunner` (or any ``images=``/``landmarks=`` callable) over faces in batches.
+    """A `LiteRTRunner` (or any ``images=``[/``landmarks=``/``previous=``] callable, see
+    `with_flow`) over faces in batches.
 
     Returns:
         Every batched output, concatenated (``au_names`` once).
@@ -279,6 +328,8 @@ def run_faces(
         inputs = {"images": images[start : start + batch_size]}
         if landmarks is not None:
             inputs["landmarks"] = landmarks[start : start + batch_size].astype(np.float32)
+        if previous is not None:
+            inputs["previous"] = previous[start : start + batch_size]
         for name, value in runner(**inputs).items():
             parts.setdefault(name, []).append(np.asarray(value))
     return {
@@ -395,16 +446,6 @@ def _check_quantization(quantize: str, allow_auto: bool = True) -> None:
 
 
 def _check_servable(model: Any, model_name: str) -> None:
-    import tfau.models
-
-    if "flow" in tfau.models.network(model_name).inputs:
-        raise ValueError(
-            f"{model_name} takes an optical-flow image, which its pipeline computes with "
-            "OpenCV (DIS) from two consecutive frames, outside any TensorFlow graph: a LiteRT "
-            "file (like a SavedModel) cannot hold that preprocessing. Serve it from its .keras "
-            "file with `tfau predict`, or export a single-image network (DRML, JAA-Net, "
-            "PAttNet, FVGG, AUNet, ...)."
-        )
     outputs = sorted(model.output) if isinstance(model.output, dict) else model.output
     if "au" not in outputs:
         raise ValueError(
@@ -464,9 +505,8 @@ def export_litert(
         batch 1).
 
     Raises:
-        ValueError: flow networks, networks without an ``"au"`` output (AUNets' view
-            classifier: export it as a SavedModel), a path not ending in ``.tflite``, a bad
-            ``quantize``, the
+        ValueError: networks without an ``"au"`` output (AUNets' view classifier: export it
+            as a SavedModel), a path not ending in ``.tflite``, a bad ``quantize``, the
             errors of `tfau.export.export_model`, ops without a LiteRT builtin kernel.
         LiteRTUnavailableError: ``ai-edge-litert`` is not installed.
 
@@ -478,7 +518,7 @@ def export_litert(
     """
     import tensorflow as tf
 
-    from tfau.export.saved_model import export_model
+    from tfau.export.saved_model import FLOW_FRAMES_SIGNATURE, export_model
 
     path = os.fspath(path)
     if not path.endswith(".tflite"):
@@ -504,17 +544,37 @@ def export_litert(
             **config_overrides,
         )
         needs_landmarks = "landmarks" in metadata["signatures"][SIGNATURE]
-        eval_landmarks = faces.landmarks if needs_landmarks else None
-        served = tf.saved_model.load(saved_model_dir).signatures[SIGNATURE]
+        needs_flow = FLOW_FRAMES_SIGNATURE in metadata["signatures"]
+        eval_inputs = {
+            "landmarks": faces.landmarks if needs_landmarks else None,
+            "previous": faces.previous if needs_flow else None,
+        }
+        signatures = tf.saved_model.load(saved_model_dir).signatures
 
-        def saved_model(**inputs: np.ndarray) -> dict[str, np.ndarray]:
-            return {k: v.numpy() for k, v in served(**inputs).items()}
+        def saved_model(signature: str) -> Any:
+            def call(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+                return {k: v.numpy() for k, v in signatures[signature](**inputs).items()}
 
-        keras_outputs = run_faces(saved_model, faces.images, eval_landmarks)
+            return call
+
+        def served(faces_fn: Any, flow_frames_fn: Any) -> Any:
+            if not needs_flow:
+                return faces_fn
+            return with_flow(faces_fn, flow_frames_fn, metadata["pipeline"]["flow_preset"])
+
+        def litert(flatbuffer: bytes) -> Any:
+            runner = LiteRTRunner(flatbuffer, num_threads)
+            return served(runner, lambda **inputs: runner.run(FLOW_FRAMES_SIGNATURE, **inputs))
+
+        keras_outputs = run_faces(
+            served(saved_model(SIGNATURE), saved_model(FLOW_FRAMES_SIGNATURE)),
+            faces.images,
+            **eval_inputs,
+        )
         candidates = {"auto": list(AUTO_ORDER), "none": []}.get(quantize, [quantize])
         flatbuffers = {"none": convert(saved_model_dir, "none")}
-        runners = {"none": LiteRTRunner(flatbuffers["none"], num_threads)}
-        outputs = {"none": run_faces(runners["none"], faces.images, eval_landmarks)}
+        runners = {"none": litert(flatbuffers["none"])}
+        outputs = {"none": run_faces(runners["none"], faces.images, **eval_inputs)}
         accuracy: dict[str, Any] = {
             "faces": len(faces.images),
             "description": faces.description,
@@ -530,15 +590,14 @@ def export_litert(
         }
         for candidate in candidates:
             flatbuffers[candidate] = convert(saved_model_dir, candidate)
-            runners[candidate] = LiteRTRunner(flatbuffers[candidate], num_threads)
-            outputs[candidate] = run_faces(runners[candidate], faces.images, eval_landmarks)
+            runners[candidate] = litert(flatbuffers[candidate])
+            outputs[candidate] = run_faces(runners[candidate], faces.images, **eval_inputs)
             figures = compare_outputs(
                 outputs["none"], outputs[candidate], faces.labels, names, threshold
             )
             accuracy[candidate] = {"size_bytes": len(flatbuffers[candidate]), **figures}
         first = {"images": faces.images[:1]}
-        if eval_landmarks is not None:
-            first["landmarks"] = eval_landmarks[:1]
+        first.update({k: v[:1] for k, v in eval_inputs.items() if v is not None})
         for name, milliseconds in measure_latency(runners, first).items():
             accuracy["float32" if name == "none" else name]["latency_ms"] = milliseconds
         chosen = choose_quantization(accuracy, min_agreement) if quantize == "auto" else quantize
@@ -553,7 +612,11 @@ def export_litert(
     metadata = {
         **metadata,
         "format": "litert",
-        "signatures": {SIGNATURE: metadata["signatures"][SIGNATURE]},
+        "signatures": {
+            name: inputs
+            for name, inputs in metadata["signatures"].items()
+            if name in (SIGNATURE, FLOW_FRAMES_SIGNATURE)
+        },
         "quantization": chosen,
         "quantize_requested": quantize,
         "size_bytes": len(flatbuffers[chosen]),

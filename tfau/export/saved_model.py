@@ -33,7 +33,19 @@ Outputs of both (dict keys):
 PAttNet's nine patches are cut in the graph at the template positions scaled to the face
 (`tfau.data.template_boxes`, what the pipeline uses for faces without landmarks): the aligned
 faces have level eyes at nearly fixed positions, and the signatures take no landmarks for it.
-Optical-flow networks (AUNets' flow fusions) need two consecutive frames and are not exported.
+Optical-flow networks (AUNets' flow fusions: AUNetFlow, AUNetChannels, ...) have no
+``"frames"``; their ``"faces"`` takes the optical flow computed outside the graph (OpenCV's DIS
+is no TF op), from the pair that their ``"flow_frames"`` gives:
+
+``"flow_frames"``: the pairs to compute the flow of.
+    Inputs: ``images`` and ``previous`` uint8 ``(B, S, S, 3)``: the faces and their previous
+    frames cut out with the same alignment (the face itself where there is none: zero flow).
+    Outputs: ``images`` and ``previous`` uint8 ``(B, n, n, 3)`` at the network's input size
+    ``n`` (`tfau.data.flow_frame_pair`).
+``"faces"`` of a flow network: ``images`` as above and ``flow`` float32 ``(B, n, n, 2)``,
+    ``tfau.data.flow.dis_flow(previous, images, preset)`` of each pair ``"flow_frames"``
+    returned (``preset`` = ``pipeline.flow_preset`` of ``tfau_export.json``): the network
+    gets the flow image of the training pipeline (`tfau.inference` does this).
 """
 
 from __future__ import annotations
@@ -44,11 +56,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 import tfau.models
 from tfau.aus import au_names
-from tfau.data import PipelineConfig, get_config, list_pipelines, preprocess_example
+from tfau.data import (
+    PipelineConfig,
+    flow_frame_pair,
+    get_config,
+    list_pipelines,
+    preprocess_example,
+)
+from tfau.data.flow import dis_flow_batch
 from tfau.faces.alignment import DEFAULT_BOX_ENLARGE, DEFAULT_OUTPUT_SIZE
 from tfau.faces.alignment_tf import (
     invert_transform_tf,
@@ -61,6 +81,7 @@ from tfau.model_files import check_aus
 #: Signature names.
 FACES_SIGNATURE = "faces"
 FRAMES_SIGNATURE = "frames"
+FLOW_FRAMES_SIGNATURE = "flow_frames"
 #: File written next to the SavedModel with what was exported (JSON).
 METADATA_FILE = "tfau_export.json"
 
@@ -75,7 +96,6 @@ def infer_config(
     model: keras.Model,
     model_name: str,
     face_size: int = DEFAULT_OUTPUT_SIZE,
-    allow_flow: bool = False,
     **overrides: Any,
 ) -> PipelineConfig:
     """The test-time `PipelineConfig` of ``model``, sizes read from its inputs.
@@ -84,16 +104,13 @@ def infer_config(
         model: a tfau network (named inputs ``"image"``, ``"landmarks"``, ``"patches"``).
         model_name: its ``tfau.models`` registry name (e.g. ``"JAANet"``).
         face_size: side of the aligned faces the export takes. Defaults to 200.
-        allow_flow: accept optical-flow networks (`tfau.inference` feeds them the previous
-            frame; a SavedModel cannot hold OpenCV's flow). Defaults to False.
         **overrides: arguments of the network's config function (win over inferred ones).
 
     Returns:
         The network's `PipelineConfig` with ``input_size`` / ``patch_size`` of this model.
 
     Raises:
-        ValueError: flow networks (unless ``allow_flow``), or inputs that do not match the
-            network's pipeline.
+        ValueError: inputs that do not match the network's pipeline.
     """
     inputs = _model_inputs(model)
     kwargs: dict[str, Any] = {}
@@ -110,12 +127,6 @@ def infer_config(
         if default.crop:
             kwargs["source_size"] = max(face_size, kwargs["input_size"])
     config = get_config(model_name, **{**kwargs, **overrides})
-    if "flow" in config.inputs and not allow_flow:
-        raise ValueError(
-            f"Model {model_name!r} takes an optical-flow input, which needs two consecutive "
-            "frames; export serves single images. Received inputs: "
-            f"{sorted(inputs)}"
-        )
     expected = set(config.inputs)
     if set(inputs) != expected:
         raise ValueError(
@@ -163,9 +174,14 @@ class ServingFunctions:
         self.needs_flow = "flow" in config.inputs
 
     def preprocess(
-        self, images: tf.Tensor, landmarks: tf.Tensor | None, previous: tf.Tensor | None = None
+        self,
+        images: tf.Tensor,
+        landmarks: tf.Tensor | None,
+        previous: tf.Tensor | None = None,
+        flow: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
-        """uint8 faces (+ landmarks, + previous faces for flow) -> the model's inputs, batched."""
+        """uint8 faces (+ landmarks, + previous faces or their flow fields for flow networks)
+        -> the model's inputs, batched."""
         batch = tf.shape(images)[0]
         if landmarks is None:
             landmarks = tf.zeros([batch, _NUM_LANDMARKS, 2], tf.float32)
@@ -183,8 +199,9 @@ class ServingFunctions:
                 "view": tf.constant(0, tf.int32),
             }
             if self.needs_flow:
-                # The training pipeline's flow image of (previous, image).
-                example["previous_image"] = args[2]
+                # The training pipeline's flow image of (previous, image), or of the flow
+                # field computed outside the graph from `flow_frames`.
+                example["flow" if flow is not None else "previous_image"] = args[2]
             inputs, _ = preprocess_example(example, self.config, training=False, mean=self.mean)
             return {name: inputs[name] for name in self.input_shapes}
 
@@ -193,13 +210,31 @@ class ServingFunctions:
         }
         elements = (images, landmarks)
         if self.needs_flow:
-            elements += (images if previous is None else previous,)
+            if flow is not None:
+                elements += (flow,)
+            else:
+                elements += (images if previous is None else previous,)
         return tf.map_fn(one, elements, fn_output_signature=signature)
 
+    def flow_frames(self, images: tf.Tensor, previous: tf.Tensor) -> dict[str, tf.Tensor]:
+        """uint8 faces and previous faces -> the pairs whose DIS flow the network takes
+        (`tfau.data.flow_frame_pair`), uint8 ``(B, n, n, 3)`` each."""
+        spec = tf.TensorSpec([self.config.input_size, self.config.input_size, 3], tf.uint8)
+        current, before = tf.map_fn(
+            lambda pair: flow_frame_pair(pair[0], pair[1], self.config),
+            (images, previous),
+            fn_output_signature=(spec, spec),
+        )
+        return {"images": current, "previous": before}
+
     def serve_faces(
-        self, images: tf.Tensor, landmarks: tf.Tensor | None, previous: tf.Tensor | None = None
+        self,
+        images: tf.Tensor,
+        landmarks: tf.Tensor | None,
+        previous: tf.Tensor | None = None,
+        flow: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
-        inputs = self.preprocess(images, landmarks, previous)
+        inputs = self.preprocess(images, landmarks, previous, flow)
         # Call with the structure the functional model was built with (dict or bare tensor).
         structure = self.model.input
         if not isinstance(structure, dict):
@@ -248,6 +283,18 @@ class ServingFunctions:
         frames_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
         keypoints_spec = tf.TensorSpec([None, 5, 2], tf.float32, name="keypoints")
         landmarks_spec = tf.TensorSpec([None, _NUM_LANDMARKS, 2], tf.float32, name="landmarks")
+        if self.needs_flow:
+            side = self.config.input_size
+            flow_spec = tf.TensorSpec([None, side, side, 2], tf.float32, name="flow")
+            previous_spec = tf.TensorSpec([None, size, size, 3], tf.uint8, name="previous")
+
+            def faces_flow(images: tf.Tensor, flow: tf.Tensor) -> dict[str, tf.Tensor]:
+                return self.serve_faces(images, None, flow=flow)
+
+            return {
+                FACES_SIGNATURE: (faces_flow, [faces_spec, flow_spec]),
+                FLOW_FRAMES_SIGNATURE: (self.flow_frames, [faces_spec, previous_spec]),
+            }
         if self.needs_landmarks:
 
             def faces(images: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -273,6 +320,26 @@ class ServingFunctions:
             FACES_SIGNATURE: (faces_only, [faces_spec]),
             FRAMES_SIGNATURE: (frames_only, [frames_spec, keypoints_spec]),
         }
+
+
+def flow_input(
+    flow_frames: Any, images: np.ndarray, previous: np.ndarray, preset: str
+) -> np.ndarray:
+    """The ``flow`` input of a flow network's ``"faces"`` signature, computed outside the graph.
+
+    Args:
+        flow_frames: its ``"flow_frames"`` signature (SavedModel or LiteRT), called with
+            keyword ``images`` and ``previous``.
+        images: uint8 ``(B, S, S, 3)`` faces.
+        previous: uint8 ``(B, S, S, 3)``, their previous frames cut out with the same
+            alignment (the face itself where there is none).
+        preset: DIS preset of the network's pipeline (``pipeline.flow_preset`` of the export).
+
+    Returns:
+        float32 ``(B, n, n, 2)``: OpenCV's DIS flow of each pair at the network's input size.
+    """
+    pairs = flow_frames(images=images, previous=previous)
+    return dis_flow_batch(np.asarray(pairs["previous"]), np.asarray(pairs["images"]), preset)
 
 
 def resolve_model_name(model_name: str | None, keras_name: str) -> str:
@@ -319,7 +386,7 @@ def export_model(
     """Writes ``model`` and its test-time preprocessing as a SavedModel that needs only TF.
 
     See the module docstring for the signatures (``"serving_default"`` = ``"faces"``,
-    ``"frames"``) and their inputs and outputs.
+    ``"frames"``; ``"flow_frames"`` for optical-flow networks) and their inputs and outputs.
 
     Args:
         model: a trained tfau network (named inputs; an ``"au"`` output, or AUNets' view
@@ -341,8 +408,7 @@ def export_model(
         signatures with their input names, pipeline config).
 
     Raises:
-        ValueError: when ``aus`` does not match the model's output, a mean is missing, or the
-            network takes optical flow.
+        ValueError: when ``aus`` does not match the model's output or a mean is missing.
 
     Example:
         >>> export_model(model, "exported/jaanet", model_name="JAANet", aus=BP4D_AUS)
@@ -388,6 +454,8 @@ def export_model(
             "inputs": list(config.inputs),
             "patch_size": config.patch_size,
             "patch_index": config.patch_index,
+            "flow_preset": config.flow_preset,
+            "max_flow_magnitude": config.max_flow_magnitude,
         },
     }
     with open(os.path.join(path, METADATA_FILE), "w") as file:
@@ -397,9 +465,11 @@ def export_model(
 
 __all__ = [
     "FACES_SIGNATURE",
+    "FLOW_FRAMES_SIGNATURE",
     "FRAMES_SIGNATURE",
     "METADATA_FILE",
     "au_names",
     "export_model",
+    "flow_input",
     "infer_config",
 ]

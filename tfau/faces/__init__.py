@@ -40,6 +40,8 @@ Alignment (``tfau.faces.alignment``), numpy / OpenCV, one face at a time:
     ``align_face(image, landmarks, output_size=200, box_enlarge=2.9, border_value=128,
     scheme=None)`` and ``align_face_from_keypoints(image, keypoints, landmarks=None, ...)``:
     ``AlignedFace(image, matrix, landmarks, keypoints, inter_ocular_distance)``.
+    ``warp_face(image, matrix, output_size=200, border_value=128)``: a face cut out with a
+    matrix (e.g. the previous frame with the current face's, for optical flow).
     ``transform_points(points, matrix)``, ``invert_transform(matrix)``.
     ``square_box_matrix(landmarks, output_size, box_scale=1.5, box_shift=0.1)``: the unaligned
     square crop of EAC-Net and AUNets (``SQUARE_BOX_SCALE``, ``SQUARE_BOX_SHIFT``).
@@ -64,6 +66,7 @@ from tfau.faces.alignment import (
     similarity_from_keypoints,
     square_box_matrix,
     transform_points,
+    warp_face,
 )
 from tfau.faces.alignment_tf import (
     invert_transform_tf,
@@ -160,4 +163,5 @@ __all__ = [
     "transform_points",
     "transform_points_tf",
     "warp_affine_tf",
+    "warp_face",
 ]

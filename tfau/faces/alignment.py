@@ -201,6 +201,36 @@ def _check_image(image: Any) -> np.ndarray:
     return image
 
 
+def warp_face(
+    image: np.ndarray,
+    matrix: np.ndarray,
+    output_size: int = DEFAULT_OUTPUT_SIZE,
+    border_value: float = DEFAULT_BORDER_VALUE,
+) -> np.ndarray:
+    """Cuts a face out of ``image`` with an alignment ``matrix`` (bilinear, grey border).
+
+    What `align_face` does once it has its matrix; also cuts the previous frame out with the
+    current face's matrix (the optical-flow networks' second input).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 frame.
+        matrix: ``(2, 3)`` frame -> face pixels (e.g. ``AlignedFace.matrix``).
+        output_size: side of the face. Defaults to 200.
+        border_value: fill for pixels outside the frame. Defaults to 128 (grey).
+
+    Returns:
+        uint8 ``(output_size, output_size, 3)``.
+    """
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (output_size, output_size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(border_value,) * 4,
+    )
+
+
 def align_face_from_keypoints(
     image: Any,
     keypoints: Any,
@@ -224,14 +254,7 @@ def align_face_from_keypoints(
     """
     image = _check_image(image)
     matrix = similarity_from_keypoints(keypoints, output_size, box_enlarge)
-    aligned = cv2.warpAffine(
-        image,
-        matrix,
-        (output_size, output_size),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(border_value,) * 4,
-    )
+    aligned = warp_face(image, matrix, output_size, border_value)
     mapped_keypoints = transform_points(keypoints, matrix)
     return AlignedFace(
         image=aligned,

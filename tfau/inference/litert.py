@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tfau.export.litert import DEFAULT_THREADS, LiteRTRunner, read_metadata
+from tfau.export.litert import DEFAULT_THREADS, LiteRTRunner, read_metadata, with_flow
+from tfau.export.saved_model import FLOW_FRAMES_SIGNATURE
 from tfau.inference.model import AUModel, _select_aus
 
 
@@ -56,12 +57,25 @@ def load_litert(
     selected_aus, columns = _select_aus(metadata["aus"], len(metadata["aus"]), aus, path)
     predicts_landmarks = "landmarks" in runner.output_names
     needs_landmarks = "landmarks" in runner.input_names
+    needs_flow = FLOW_FRAMES_SIGNATURE in runner.signatures
+    if needs_flow:
+        faces_function = with_flow(
+            runner,
+            lambda **inputs: runner.run(FLOW_FRAMES_SIGNATURE, **inputs),
+            metadata["pipeline"]["flow_preset"],
+        )
+    else:
+        faces_function = runner
 
-    def function(faces: np.ndarray, landmarks: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def function(
+        faces: np.ndarray, landmarks: np.ndarray | None = None, previous: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         inputs = {"images": np.ascontiguousarray(faces)}
         if landmarks is not None:
             inputs["landmarks"] = np.asarray(landmarks, np.float32)
-        outputs = runner(**inputs)
+        if previous is not None:
+            inputs["previous"] = np.ascontiguousarray(previous)
+        outputs = faces_function(**inputs)
         result = {"au": outputs["au_probabilities"][:, columns]}
         if predicts_landmarks:
             result["landmarks"] = outputs["landmarks"]
@@ -79,6 +93,7 @@ def load_litert(
         path=path,
         function=function,
         needs_landmarks=needs_landmarks,
+        needs_flow=needs_flow,
     )
 
 

@@ -4,9 +4,10 @@
 written by `tfau.export.export_model` (``tfau export``), and returns an `AUModel` that takes
 uint8 aligned faces and returns AU probabilities (and, for JAA-Net, 49 landmarks in the faces'
 pixels). E-Net and EAC-Net also take each face's 49 landmarks in the faces' pixels; AUNets'
-optical-flow fusions (``.keras`` only: their flow is OpenCV, not a graph op) take the previous
-frame cut out with the same alignment, and their graph computes the flow image exactly as the
-training pipeline does (`tfau.data.preprocess_example`). Both paths run the same test-time
+optical-flow fusions take the previous frame cut out with the same alignment and get the
+flow image of the training pipeline (`tfau.data.preprocess_example`): from a ``.keras`` file
+in one graph (OpenCV's DIS through ``tf.numpy_function``), from an export between its
+``"flow_frames"`` and ``"faces"`` signatures (`tfau.export`). Both paths run the same test-time
 preprocessing: the SavedModel carries it in its ``"faces"`` signature; a ``.keras`` model is
 wrapped in that very serving code (`tfau.export.saved_model`), fed by the network's
 `tfau.data` pipeline config, and compiled once with ``tf.function``.
@@ -166,7 +167,7 @@ def _select_aus(
 def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | None) -> AUModel:
     import tensorflow as tf
 
-    from tfau.export import FACES_SIGNATURE, METADATA_FILE
+    from tfau.export import FACES_SIGNATURE, FLOW_FRAMES_SIGNATURE, METADATA_FILE, flow_input
 
     metadata_path = os.path.join(path, METADATA_FILE)
     if not os.path.exists(os.path.join(path, "saved_model.pb")):
@@ -182,15 +183,28 @@ def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | N
     with open(metadata_path) as file:
         metadata = json.load(file)
     needs_landmarks = "landmarks" in metadata["signatures"][FACES_SIGNATURE]
+    needs_flow = FLOW_FRAMES_SIGNATURE in metadata["signatures"]
     loaded = tf.saved_model.load(path)
     signature = loaded.signatures[FACES_SIGNATURE]
     selected_aus, columns = _select_aus(metadata["aus"], len(metadata["aus"]), aus, path)
     predicts_landmarks = "landmarks" in signature.structured_outputs
 
-    def function(faces: np.ndarray, landmarks: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def function(
+        faces: np.ndarray, landmarks: np.ndarray | None = None, previous: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         inputs = {"images": tf.constant(faces)}
         if landmarks is not None:
             inputs["landmarks"] = tf.constant(landmarks, tf.float32)
+        if previous is not None:
+            # OpenCV's flow of the pairs at the network's size, between two graph calls.
+            inputs["flow"] = tf.constant(
+                flow_input(
+                    loaded.signatures[FLOW_FRAMES_SIGNATURE],
+                    inputs["images"],
+                    tf.constant(previous),
+                    metadata["pipeline"]["flow_preset"],
+                )
+            )
         outputs = signature(**inputs)
         result = {"au": outputs["au_probabilities"].numpy()[:, columns]}
         if predicts_landmarks:
@@ -209,6 +223,7 @@ def _load_saved_model(path: str, aus: Sequence[int] | None, threshold: float | N
         path=path,
         function=function,
         needs_landmarks=needs_landmarks,
+        needs_flow=needs_flow,
     )
 
 
@@ -255,7 +270,7 @@ def from_keras(
             f"{sorted(outputs) if outputs else model.output}"
         )
     model_name = resolve_model_name(model_name, model.name)
-    config = infer_config(model, model_name, face_size, allow_flow=True, **config_overrides)
+    config = infer_config(model, model_name, face_size, **config_overrides)
     if config.normalization == "mean" and mean is None:
         raise ValueError(
             f"{model_name} subtracts the training mean: pass `mean` (--mean R G B, 0-255), "

@@ -48,12 +48,12 @@ import numpy as np
 
 from tfau.data.smoothing import TrackSmoother
 from tfau.faces.alignment import (
-    DEFAULT_BORDER_VALUE,
     align_face_from_keypoints,
     invert_transform,
     keypoints_from_landmarks,
     square_box_matrix,
     transform_points,
+    warp_face,
 )
 from tfau.faces.schemes import convert_landmarks
 from tfau.inference.detection import FaceDetector
@@ -666,15 +666,7 @@ class Predictor:
         model = self.model
         if self.crop == "unaligned":
             matrix = square_box_matrix(convert_landmarks(landmarks68, 49), model.face_size)
-            image = cv2.warpAffine(
-                frame,
-                matrix,
-                (model.face_size, model.face_size),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=(DEFAULT_BORDER_VALUE,) * 4,
-            )
-            return image, matrix
+            return warp_face(frame, matrix, model.face_size), matrix
         if landmarks68 is not None and self.aligns_from_landmarks:
             keypoints = keypoints_from_landmarks(landmarks68)
         aligned = align_face_from_keypoints(
@@ -698,14 +690,7 @@ class Predictor:
             if previous is not None and face.face_id in previous[1]:
                 # The previous frame cut out with this frame's matrix, as the *_pairs datasets
                 # store it: the flow measures the face's motion, not the box's.
-                inputs.previous = cv2.warpAffine(
-                    previous[0],
-                    matrix,
-                    (model.face_size, model.face_size),
-                    flags=cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_CONSTANT,
-                    borderValue=(DEFAULT_BORDER_VALUE,) * 4,
-                )
+                inputs.previous = warp_face(previous[0], matrix, model.face_size)
             else:
                 # No previous face in this track (first frame, or the face was lost): the face
                 # itself, zero flow, as the datasets store a sequence's first frame.
