@@ -175,10 +175,11 @@ class AttentionRefinement(keras.layers.Layer):
         holding all AUs' channels).
 
         The weights are split into one piece per branch with one ``Split`` each (one
-        concatenation in the gradient). The BatchNorm is the fused op on the
-        BatchNormalization sublayer's own weights: in training on the batch statistics (same
-        moving-average updates as the sublayer's), in inference on the moving ones, which
-        TensorFlow's graph optimizer fuses with the convolution and the ReLU into one op.
+        concatenation in the gradient). The BatchNorm, on the BatchNormalization sublayer's
+        own weights, is the fused op on the batch statistics in training (same moving-average
+        updates as the sublayer's); in inference it is folded into the convolution's kernel
+        and bias (`_patches.fold_batch_norm`), so that convolution, bias and ReLU run as one
+        fused op.
         """
 
         def pieces(weight):
@@ -187,8 +188,20 @@ class AttentionRefinement(keras.layers.Layer):
         batch_norm = None
         if self.use_batch_norm and index < _NUM_CONVS - 1:
             batch_norm = self.batch_norms[index]
+        normalize = batch_norm is not None and bool(training) and batch_norm.trainable
         dtype = branches[0].dtype
         kernel = ops.cast(self.kernels[index], dtype)
+        bias = self.biases[index]
+        if batch_norm is not None and not normalize:
+            kernel, bias = _patches.fold_batch_norm(
+                kernel,
+                bias,
+                batch_norm.gamma,
+                batch_norm.beta,
+                batch_norm.moving_mean,
+                batch_norm.moving_variance,
+                batch_norm.epsilon,
+            )
         if index == 0 and self.implementation == "per_au":
             # One input channel per AU: one depthwise convolution for all AUs.
             kernel = ops.reshape(kernel, (_KERNEL, _KERNEL, self.num_aus, -1))
@@ -200,37 +213,28 @@ class AttentionRefinement(keras.layers.Layer):
                 _patches.grouped_conv2d_any(x, k, 1, "VALID")
                 for x, k in zip(branches, pieces(kernel), strict=True)
             ]
-        if self.biases[index] is not None:
+        if bias is not None:
             # BiasAdd fuses with the convolution; a grouped Conv2D (oneDNN) keeps a plain add,
             # see _patches.grouped_conv2d.
             add = tf.nn.bias_add if self.implementation == "per_au" else ops.add
-            biases = pieces(ops.cast(self.biases[index], dtype))
+            biases = pieces(ops.cast(bias, dtype))
             outputs = [add(x, b) for x, b in zip(outputs, biases, strict=True)]
-        if batch_norm is not None:
-            normalize = bool(training) and batch_norm.trainable
+        if normalize:
             gammas, betas = pieces(batch_norm.gamma), pieces(batch_norm.beta)
-            means = pieces(batch_norm.moving_mean)
-            variances = pieces(batch_norm.moving_variance)
             statistics = []
             for branch, x in enumerate(outputs):
                 x, mean, variance = _patches.fused_batch_norm(
-                    ops.cast(x, "float32"),
-                    gammas[branch],
-                    betas[branch],
-                    batch_norm.epsilon,
-                    None if normalize else means[branch],
-                    None if normalize else variances[branch],
+                    ops.cast(x, "float32"), gammas[branch], betas[branch], batch_norm.epsilon
                 )
                 statistics.append((mean, variance))
                 outputs[branch] = ops.cast(x, dtype)
-            if normalize:
-                _patches.update_moving_statistics(
-                    batch_norm.moving_mean,
-                    batch_norm.moving_variance,
-                    ops.concatenate([mean for mean, _ in statistics], axis=0),
-                    ops.concatenate([variance for _, variance in statistics], axis=0),
-                    batch_norm.momentum,
-                )
+            _patches.update_moving_statistics(
+                batch_norm.moving_mean,
+                batch_norm.moving_variance,
+                ops.concatenate([mean for mean, _ in statistics], axis=0),
+                ops.concatenate([variance for _, variance in statistics], axis=0),
+                batch_norm.momentum,
+            )
         if index < _NUM_CONVS - 1:
             outputs = [ops.relu(x) for x in outputs]
         return outputs

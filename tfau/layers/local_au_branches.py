@@ -238,46 +238,44 @@ class LocalAUBranches(keras.layers.Layer):
 
         The weights are split into one piece per branch with one ``Split`` each (its gradient
         is one concatenation; slicing per branch would pad each slice's gradient to the whole
-        variable and sum them). The BatchNorm is the fused op: in training on the batch
-        statistics (moving averages updated as Keras'), in inference on the moving ones with
-        the bias moved into the mean (``BN(conv + b)`` with mean ``m`` is ``BN(conv)`` with
-        mean ``m - b``), so that TensorFlow's graph optimizer fuses convolution, BatchNorm and
-        ReLU into one op.
+        variable and sum them). In training the BatchNorm is the fused op on the batch
+        statistics (moving averages updated as Keras'); in inference it is folded into the
+        convolution's kernel and bias (`_patches.fold_batch_norm`), so that convolution, bias
+        and ReLU run as one fused op.
         """
 
         def pieces(weight):
             return tf.split(weight, len(branches), axis=-1) if len(branches) > 1 else [weight]
 
-        kernels, biases = pieces(self.kernels[index]), pieces(self.biases[index])
-        gammas, betas = pieces(self.gammas[index]), pieces(self.betas[index])
-        if not training:
-            bias = ops.cast(self.biases[index], "float32")
-            means = pieces(self.moving_means[index] - bias)
-            variances = pieces(self.moving_variances[index])
         dtype = branches[0].dtype
+        kernel, bias = ops.cast(self.kernels[index], dtype), self.biases[index]
+        if not training:
+            kernel, bias = _patches.fold_batch_norm(
+                kernel,
+                bias,
+                self.gammas[index],
+                self.betas[index],
+                self.moving_means[index],
+                self.moving_variances[index],
+                self.epsilon,
+            )
+        else:
+            gammas, betas = pieces(self.gammas[index]), pieces(self.betas[index])
+        biases = pieces(ops.cast(bias, dtype))
+        # BiasAdd fuses with Conv2D; a grouped Conv2D (oneDNN) keeps a plain add, see
+        # _patches.grouped_conv2d.
+        add_bias = tf.nn.bias_add if self.implementation == "per_au" else ops.add
         outputs, statistics = [], []
-        for branch, x in enumerate(branches):
-            kernel = ops.cast(kernels[branch], dtype)
-            x = _patches.grouped_conv2d_any(_pad(x, stride), kernel, stride, _padding(stride))
+        for branch, (x, piece) in enumerate(zip(branches, pieces(kernel), strict=True)):
+            x = _patches.grouped_conv2d_any(_pad(x, stride), piece, stride, _padding(stride))
+            x = add_bias(x, biases[branch])
             if training:
-                bias = ops.cast(biases[branch], dtype)
-                # BiasAdd fuses with Conv2D; a grouped Conv2D (oneDNN) keeps a plain add, see
-                # _patches.grouped_conv2d.
-                x = tf.nn.bias_add(x, bias) if self.implementation == "per_au" else x + bias
                 x, mean, variance = _patches.fused_batch_norm(
                     ops.cast(x, "float32"), gammas[branch], betas[branch], self.epsilon
                 )
                 statistics.append((mean, variance))
-            else:
-                x, _, _ = _patches.fused_batch_norm(
-                    ops.cast(x, "float32"),
-                    gammas[branch],
-                    betas[branch],
-                    self.epsilon,
-                    means[branch],
-                    variances[branch],
-                )
-            outputs.append(ops.relu(ops.cast(x, dtype)))
+                x = ops.cast(x, dtype)
+            outputs.append(ops.relu(x))
         if training:
             _patches.update_moving_statistics(
                 self.moving_means[index],
