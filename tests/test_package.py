@@ -90,16 +90,18 @@ def test_the_wheel_carries_the_experiment_configs(tmp_path):
     assert "drml_synthbp4d (DRML on bp4d/aligned112)" in result.stdout
 
 
-def test_training_verbs_run_with_onednn():
-    """``tfau train`` / ``cv`` / ``demo`` turn oneDNN on (where TensorFlow leaves it off, e.g.
-    AMD EPYC Zen 3, it trains DRML 2.5x faster); other verbs and user choices are left alone."""
+def test_training_and_predict_verbs_run_with_onednn():
+    """``tfau train`` / ``cv`` / ``demo`` / ``predict`` turn oneDNN on (where TensorFlow leaves
+    it off, e.g. AMD EPYC Zen 3, it trains DRML 2.5x faster); other verbs and user choices are
+    left alone."""
     from tfau import _environment
 
-    assert _environment._is_training_command(["/venv/bin/tfau", "demo", "--epochs", "2"])
-    assert _environment._is_training_command(["-m", "cv"])
-    assert not _environment._is_training_command(["/venv/bin/tfau", "predict", "x.mp4"])
-    assert not _environment._is_training_command(["/venv/bin/pytest", "train"])
-    assert not _environment._is_training_command([])
+    assert _environment._is_onednn_command(["/venv/bin/tfau", "demo", "--epochs", "2"])
+    assert _environment._is_onednn_command(["-m", "cv"])
+    assert _environment._is_onednn_command(["/venv/bin/tfau", "predict", "--input", "x.mp4"])
+    assert not _environment._is_onednn_command(["/venv/bin/tfau", "export", "--out", "x"])
+    assert not _environment._is_onednn_command(["/venv/bin/pytest", "train"])
+    assert not _environment._is_onednn_command([])
 
     script = (
         "import os, sys\n"

@@ -2,12 +2,13 @@
 
 Keeps ``import tfau`` quiet and pins Keras to the TensorFlow backend (tfau's layers use a few
 TF-only ops). oneDNN stays enabled where TensorFlow enables it (x86-64 CPUs with AVX-512 VNNI
-/ BF16 or AMX), and the ``tfau`` command's training verbs turn it on where TensorFlow leaves
-it off (e.g. AMD EPYC Zen 3, AVX2 only), unless the user set ``TF_ENABLE_ONEDNN_OPTS``:
-there, measured on 2 cores, oneDNN's kernels train DRML 2.5x faster than TensorFlow's own
-(JAA-Net 1.18x, AUNet 1.12x, PAttNet 1.34x), but run JAA-Net at batch 1 7x slower (its
-convolutions with fused BatchNorm fall back to a GEMM kernel), so serving keeps TensorFlow's
-choice.
+/ BF16 or AMX), and the ``tfau`` command's training verbs and ``tfau predict`` turn it on
+where TensorFlow leaves it off (e.g. AMD EPYC Zen 3, AVX2 only), unless the user set
+``TF_ENABLE_ONEDNN_OPTS``: there, measured on 2 cores, oneDNN's kernels train DRML 2.5x faster
+than TensorFlow's own (JAA-Net 1.18x, AUNet 1.12x, PAttNet 1.34x) and run the networks on
+batches of 32 faces 1.1-1.7x faster (``tfau predict`` batches 16: a video end to end with DRML
+1.29-1.33x, JAA-Net 1.04-1.17x, PAttNet 0.91-1.09x). Single faces are slower with oneDNN
+(JAA-Net 1.5x, AUNet 1.9x at batch 1): other verbs and library use keep TensorFlow's choice.
 
 TensorFlow's shared libraries print a few INFO lines (oneDNN, CUDA stubs) through absl before
 absl's logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them, and the first
@@ -25,15 +26,15 @@ from collections.abc import Iterator
 
 # Set when tfau (not the user) chose TF_CPP_MIN_LOG_LEVEL.
 _MARKER = "TFAU_QUIET_TENSORFLOW"
-# Verbs of the ``tfau`` command that train, and so run with oneDNN on x86-64.
-TRAINING_VERBS = ("demo", "train", "cv")
+# Verbs of the ``tfau`` command that run with oneDNN on x86-64: they train, or serve batches.
+ONEDNN_VERBS = ("demo", "train", "cv", "predict")
 
 
-def _is_training_command(argv: list[str]) -> bool:
-    """Whether this process is ``tfau <training verb>`` (the console script, or
+def _is_onednn_command(argv: list[str]) -> bool:
+    """Whether this process is ``tfau <one of ONEDNN_VERBS>`` (the console script, or
     ``python -m tfau``, whose ``argv[0]`` is ``-m`` while the package is imported)."""
     launcher = os.path.basename(argv[0]) if argv else ""
-    return launcher in ("tfau", "-m") and len(argv) > 1 and argv[1] in TRAINING_VERBS
+    return launcher in ("tfau", "-m") and len(argv) > 1 and argv[1] in ONEDNN_VERBS
 
 
 @contextlib.contextmanager
@@ -58,7 +59,7 @@ def configure() -> None:
     if (
         "tensorflow" not in sys.modules
         and platform.machine().lower() in ("x86_64", "amd64")
-        and _is_training_command(sys.argv)
+        and _is_onednn_command(sys.argv)
     ):
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     # A level tfau chose is inherited by worker processes; only the user's own choice counts.

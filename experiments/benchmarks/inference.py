@@ -15,9 +15,11 @@ tracking and alignment run in a thread beside the network, so the stage times ov
 can add up to more than the wall time. ``uptime`` is printed at the start and the end: the
 machine is shared, and load slows everything.
 
-With ``--litert`` each network runs from the float32 ``.tflite`` that ``tfau export --format
-litert --quantize none`` writes (`tfau.export.export_litert`; LiteRT's interpreter with XNNPACK,
-``--threads`` threads), as ``tfau predict --model model.tflite`` runs it.
+TensorFlow runs with oneDNN, as ``tfau predict`` does (``TF_ENABLE_ONEDNN_OPTS=0`` before the
+command times it without). With ``--litert`` each network runs from the float32 ``.tflite``
+that ``tfau export --format litert --quantize none`` writes (`tfau.export.export_litert`;
+LiteRT's interpreter with XNNPACK, ``--threads`` threads), as ``tfau predict --model
+model.tflite`` runs it.
 
 Usage::
 
@@ -33,6 +35,8 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# oneDNN on, as `tfau predict` runs (tfau._environment); TF_ENABLE_ONEDNN_OPTS=0 times without.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import cv2
 import numpy as np
@@ -49,7 +53,7 @@ GOAL_FPS = 25.0
 #: The networks timed, each at its builder's default input: the paper's (DRML 170, JAA-Net
 #: 176, PAttNet 9 x 100 x 100, the VGG networks 224). ENet and EACNet also get the 68
 #: landmarks (the `landmarks` extra); the AUNet fusions the optical flow between the previous
-#: frame and the face (OpenCV DIS in the serving graph).
+#: frame and the face (OpenCV DIS, in the serving graph or between the export's signatures).
 NETWORKS = (
     *("DRML", "JAANet", "PAttNet", "FVGG", "AUNet", "ENet", "EACNet", "AUNetFlow"),
     *("AUNetChannels", "AUNetHorizontal", "AUNetPiConv", "AUNetPiFC6", "AUNetPiFC7"),
