@@ -46,6 +46,7 @@ from tfau.faces import (
     similarity_from_keypoints,
     square_box_matrix,
     transform_points,
+    warp_face,  # the face cut out with a matrix, grey (128) where it leaves the frame
 )
 
 logger = logging.getLogger("tfau.datasets")
@@ -54,8 +55,6 @@ logger = logging.getLogger("tfau.datasets")
 NUM_AU_SLOTS = 64
 #: JPEG quality of the stored faces.
 JPEG_QUALITY = 95
-#: Grey of the border where the face box leaves the frame (JAA-Net's alignment uses 128).
-BORDER_VALUE = 128
 #: Unaligned crops: side of the square box over the 49 landmarks' bounding box, relative to its
 #: larger side, and downward shift of its centre relative to the box height (the 49 points stop
 #: at the lower lip; a detector's face box reaches the chin).
@@ -550,18 +549,6 @@ def valid_landmarks(points: np.ndarray | None, num_points: int) -> bool:
 def box_matrix(landmarks49: np.ndarray, image_size: int) -> np.ndarray:
     """2x3 matrix mapping the frame to the unaligned square face box (see module docstring)."""
     return square_box_matrix(landmarks49, image_size, UNALIGNED_BOX_SCALE, UNALIGNED_BOX_SHIFT)
-
-
-def warp_face(image_rgb: np.ndarray, matrix: np.ndarray, image_size: int) -> np.ndarray:
-    """Cuts the face out of the frame with ``matrix``; grey where it leaves the frame."""
-    return cv2.warpAffine(
-        image_rgb,
-        matrix,
-        (image_size, image_size),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(BORDER_VALUE, BORDER_VALUE, BORDER_VALUE),
-    )
 
 
 def face_matrix(
