@@ -231,6 +231,19 @@ def _select_labels(labels: tf.Tensor, au_indices: Sequence[int] | None) -> tf.Te
     return tf.gather(labels, list(au_indices), axis=-1)
 
 
+def _to_input_size(
+    image: tf.Tensor, landmarks: tf.Tensor | None, config: PipelineConfig, crop_seed=None
+) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """The config's resize, or resize and crop (random with ``crop_seed``, else central)."""
+    if not config.crop:
+        return transforms.resize(image, landmarks, config.input_size)
+    if config.source_size is not None:
+        image, landmarks = transforms.resize(image, landmarks, config.source_size)
+    if crop_seed is not None:
+        return transforms.random_crop(image, landmarks, config.input_size, crop_seed)
+    return transforms.centre_crop(image, landmarks, config.input_size)
+
+
 def preprocess_example(
     example: dict[str, Any],
     config: PipelineConfig,
@@ -278,17 +291,7 @@ def preprocess_example(
         raise ValueError("Training with random crops or flips needs the example's `seed`.")
     crop_seed, flip_seed = transforms.split_seed(seed, 2) if random else (None, None)
 
-    if config.crop:
-        if config.source_size is not None:
-            image, landmarks = transforms.resize(image, landmarks, config.source_size)
-        if training:
-            image, landmarks = transforms.random_crop(
-                image, landmarks, config.input_size, crop_seed
-            )
-        else:
-            image, landmarks = transforms.centre_crop(image, landmarks, config.input_size)
-    else:
-        image, landmarks = transforms.resize(image, landmarks, config.input_size)
+    image, landmarks = _to_input_size(image, landmarks, config, crop_seed if training else None)
     if training and config.flip:
         image, landmarks = transforms.random_flip(image, landmarks, flip_seed)
     image = tf.ensure_shape(image, [config.input_size, config.input_size, channels])
@@ -362,13 +365,9 @@ def flow_frame_pair(
     Returns:
         ``(current, previous)``, uint8 ``(input_size, input_size, 3)`` each.
     """
-    pair = tf.concat([decode_image(image), decode_image(previous)], axis=-1)
-    if config.crop:
-        if config.source_size is not None:
-            pair, _ = transforms.resize(pair, None, config.source_size)
-        pair, _ = transforms.centre_crop(pair, None, config.input_size)
-    else:
-        pair, _ = transforms.resize(pair, None, config.input_size)
+    pair, _ = _to_input_size(
+        tf.concat([decode_image(image), decode_image(previous)], axis=-1), None, config
+    )
     pair = tf.cast(tf.round(tf.clip_by_value(tf.cast(pair, tf.float32), 0.0, 255.0)), tf.uint8)
     pair = tf.ensure_shape(pair, [config.input_size, config.input_size, 6])
     return pair[..., :3], pair[..., 3:]
